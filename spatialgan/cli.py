@@ -1,0 +1,151 @@
+"""The `spatialgan` command line: train, generate, dataset, demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from spatialgan import SpatialGANError, __version__
+from spatialgan.training.config import TrainConfig
+
+# Flags of `train` that map one-to-one onto TrainConfig fields (dest name = field name).
+TRAIN_FLAGS = {
+    "model": (str, "model to train"), "data": (str, "folder, .zip or LMDB of images"),
+    "outdir": (str, "run folder (checkpoints, stats, grids)"), "resolution": (int, "output resolution"),
+    "batch": (int, "batch size"), "kimg": (float, "training length in thousands of real images"),
+    "width": (int, "maximum channel count"), "channel_base": (int, "channels at res r: min(base/r, width)"),
+    "z_dim": (int, "latent size"), "w_dim": (int, "style size"), "mapping_layers": (int, "mapping depth"),
+    "upsample": (str, "generator upsampling: bilinear or fir"), "downsample": (str, "D downsampling: fir or avg"),
+    "lr": (float, "Adam learning rate (G and D)"), "gamma": (float, "R1 weight (default 0.0002 res^2/batch)"),
+    "r1_interval": (int, "R1 every N steps"), "pl_weight": (float, "path-length weight"),
+    "pl_interval": (int, "path length every N steps"), "style_mixing": (float, "style mixing probability"),
+    "ema_kimg": (float, "G_ema half-life in kimg (default batch*10/32)"), "crop": (str, "center, random or none"),
+    "workers": (int, "data loader processes"), "seed": (int, "random seed"), "device": (str, "auto, cpu or cuda"),
+    "tick_kimg": (float, "kimg between stats lines"), "snap_kimg": (float, "kimg between snapshots"),
+    "keep": (int, "snapshots to keep (0: all)"),
+}
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train a model on a folder, zip or LMDB of images",
+                       description="Train a GAN. A new run needs --data and --outdir; --resume continues a run "
+                                   "(flags given with --resume, such as --kimg, override its config).")
+    for name, (typ, text) in TRAIN_FLAGS.items():
+        p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, help=text)
+    p.add_argument("--xflip", action="store_true", default=None, help="random horizontal flips of reals")
+    p.add_argument("--amp", action="store_true", default=None, help="bf16 mixed precision (CUDA only)")
+    p.add_argument("--resume", default=None, help="run folder or checkpoint to continue from")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from spatialgan.training.checkpoint import find_snapshots, resolve_checkpoint
+    from spatialgan.training.loop import Trainer
+
+    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp"] if getattr(args, k) is not None}
+    if args.resume:
+        ckpt = resolve_checkpoint(args.resume)
+        given.setdefault("outdir", str(ckpt.parent))
+        trainer = Trainer.from_checkpoint(ckpt, given)
+        print(f"resuming {ckpt} at {trainer.cur_nimg} images", file=sys.stderr)
+    else:
+        for required in ("data", "outdir"):
+            if required not in given:
+                raise SpatialGANError(f"train needs --{required} (or --resume RUN_DIR to continue a run)")
+        if find_snapshots(given["outdir"]):
+            raise SpatialGANError(f"{given['outdir']} already holds a run; pass --resume {given['outdir']} "
+                                  "to continue it, or choose another --outdir")
+        trainer = Trainer(TrainConfig(**given))
+    trainer.run(progress=not args.quiet)
+    print(f"done: {trainer.cur_nimg} images; snapshots in {trainer.cfg.outdir}")
+    return 0
+
+
+def _add_generate(sub):
+    p = sub.add_parser("generate", help="generate images from a checkpoint",
+                       description="Write one PNG per seed (seedNNNN.png) and, with --grid, a grid.png.")
+    p.add_argument("--ckpt", required=True, help="checkpoint file or run folder (newest snapshot)")
+    p.add_argument("--seeds", default="0-7", help="e.g. 0-7 or 1,5,9-11")
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
+    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
+    p.add_argument("--grid", action="store_true", help="also write grid.png")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_generate)
+
+
+def cmd_generate(args) -> int:
+    from spatialgan.generate import generate_images, load_generator, parse_seeds, write_outputs
+    from spatialgan.training.loop import resolve_device
+
+    seeds = parse_seeds(args.seeds)
+    G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    images = generate_images(G, hooks, cfg, seeds, args.trunc, args.noise_mode)
+    written = write_outputs(images, seeds, args.outdir, args.grid)
+    print(f"wrote {len(written)} file(s) to {args.outdir}")
+    return 0
+
+
+def _add_dataset(sub):
+    p = sub.add_parser("dataset", help="pack a folder of images into a training .zip",
+                       description="Decode, crop to square, resize (Lanczos) and store as PNG in a zip; unreadable "
+                                   "files are listed and skipped.")
+    p.add_argument("--source", required=True, help="folder, zip or LMDB of images")
+    p.add_argument("--dest", required=True, help="output .zip")
+    p.add_argument("--resolution", type=int, required=True)
+    p.add_argument("--crop", default="center", choices=["center", "none"])
+    p.set_defaults(func=cmd_dataset)
+
+
+def cmd_dataset(args) -> int:
+    from spatialgan.data.pack import pack_dataset
+
+    if args.resolution < 1:
+        raise SpatialGANError("--resolution must be positive")
+    print(pack_dataset(args.source, args.dest, args.resolution, args.crop).text())
+    return 0
+
+
+def _add_demo(sub):
+    p = sub.add_parser("demo", help="build a small dataset from bundled photos, train, and write an HTML report",
+                       description="Needs no network and no data: crops of scikit-image's bundled CC0 photos.")
+    p.add_argument("--outdir", default="demo-out")
+    p.add_argument("--kimg", type=float, default=None, help="training length (default: the demo preset)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+
+def cmd_demo(args) -> int:
+    from spatialgan.demo import run_demo
+
+    report = run_demo(args.outdir, kimg=args.kimg, seed=args.seed, progress=not args.quiet)
+    print(f"report: {report}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spatialgan", description="Position-aware GAN image synthesis.")
+    parser.add_argument("--version", action="version", version=f"spatialgan {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_train, _add_generate, _add_dataset, _add_demo):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except SpatialGANError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

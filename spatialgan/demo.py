@@ -1,0 +1,146 @@
+"""`spatialgan demo`: a small real dataset from bundled CC0 photos, a short CPU training run, and an HTML report."""
+
+from __future__ import annotations
+
+import html
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from spatialgan import __version__
+from spatialgan.data.dataset import RESIZE_FILTER
+from spatialgan.data.pack import pack_images
+from spatialgan.generate import generate_images, load_generator
+from spatialgan.imageutils import make_grid, save_image, to_uint8
+from spatialgan.training.config import TrainConfig
+from spatialgan.training.loop import Trainer
+
+# Colour photos that scikit-image ships inside its wheel (no download on first use).
+DEMO_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
+
+DEMO_CONFIG = dict(model="stylegan2", resolution=32, batch=32, kimg=12.0, width=64, z_dim=128, w_dim=128,
+                   mapping_layers=4, tick_kimg=1.0, snap_kimg=3.0, grid=64, device="cpu")
+
+
+def bundled_photos() -> dict[str, np.ndarray]:
+    import skimage.data
+
+    return {name: getattr(skimage.data, name)() for name in DEMO_PHOTOS}
+
+
+def random_crops(photos: dict[str, np.ndarray], count: int, resolution: int, seed: int = 0):
+    """Yields (name, image): square crops of 10-60% of the shorter side at random places, resized (Lanczos)."""
+    rng = np.random.default_rng(seed)
+    names = sorted(photos)
+    for i in range(count):
+        name = names[i % len(names)]
+        arr = photos[name]
+        h, w = arr.shape[:2]
+        side = int(min(h, w) * rng.uniform(0.10, 0.60))
+        top, left = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
+        crop = Image.fromarray(arr[top:top + side, left:left + side, :3])
+        yield f"{name}#{i}", crop.resize((resolution, resolution), RESIZE_FILTER)
+
+
+def build_demo_dataset(dest: Path, count: int = 4096, resolution: int = 32, seed: int = 0) -> Path:
+    if not dest.exists():
+        pack_images(random_crops(bundled_photos(), count, resolution, seed), dest, resolution,
+                    "scikit-image bundled photos: " + ", ".join(DEMO_PHOTOS))
+    return dest
+
+
+def _svg_curves(records: list[dict], keys: list[str], width: int = 520, height: int = 220) -> str:
+    """A small inline SVG line chart of stats.jsonl columns against kimg (no plotting library needed)."""
+    colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"]
+    pts = {k: [(r["kimg"], r[k]) for r in records if k in r] for k in keys}
+    xs = [x for v in pts.values() for x, _ in v]
+    ys = [y for v in pts.values() for _, y in v]
+    if not xs:
+        return "<p>no statistics recorded</p>"
+    x0, x1, y0, y1 = min(xs), max(xs) or 1, min(ys), max(ys)
+    x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
+    sx = lambda x: 40 + (x - x0) / (x1 - x0) * (width - 50)
+    sy = lambda y: height - 25 - (y - y0) / (y1 - y0) * (height - 40)
+    parts = [f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg" style="background:#fff">',
+             f'<text x="5" y="12" font-size="10">{y1:.3g}</text><text x="5" y="{height - 25}" font-size="10">'
+             f'{y0:.3g}</text><text x="{width - 60}" y="{height - 5}" font-size="10">{x1:.3g} kimg</text>']
+    for i, (k, v) in enumerate(pts.items()):
+        c = colors[i % len(colors)]
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in v)
+        parts.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="{path}"/>')
+        parts.append(f'<text x="{50 + 130 * i}" y="{height - 5}" font-size="11" fill="{c}">{html.escape(k)}</text>')
+    return "".join(parts) + "</svg>"
+
+
+class Report:
+    """An HTML page of titled sections; models append their own pictures."""
+
+    def __init__(self, outdir: Path, title: str):
+        self.outdir, self.title, self.sections = outdir, title, []
+
+    def add(self, title: str, body_html: str) -> None:
+        self.sections.append((title, body_html))
+
+    def image(self, array: np.ndarray, name: str, caption: str, upscale: int = 1) -> str:
+        save_image(array, self.outdir / name, upscale)
+        return (f'<figure><img src="{html.escape(name)}" style="image-rendering:pixelated">'
+                f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    def write(self) -> Path:
+        body = "".join(f"<section><h2>{html.escape(t)}</h2>{b}</section>" for t, b in self.sections)
+        page = (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(self.title)}</title>"
+                "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}figure{display:inline-block;"
+                "margin:6px}table{border-collapse:collapse}td{border:1px solid #ccc;padding:2px 8px}</style>"
+                f"</head><body><h1>{html.escape(self.title)}</h1>{body}</body></html>")
+        path = self.outdir / "index.html"
+        path.write_text(page)
+        return path
+
+
+def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: int = 0, progress: bool = True
+             ) -> Path:
+    outdir = Path(outdir)
+    run_dir = outdir / "run"
+    outdir.mkdir(parents=True, exist_ok=True)
+    data = build_demo_dataset(outdir / "demo-data.zip", resolution=DEMO_CONFIG["resolution"], seed=seed)
+    values = dict(DEMO_CONFIG, data=str(data), outdir=str(run_dir), seed=seed)
+    if kimg is not None:
+        values["kimg"] = kimg
+    cfg = TrainConfig(**values)
+    # A rerun continues (or simply reuses) the finished run instead of starting over.
+    from spatialgan.training.checkpoint import find_snapshots
+    snaps = find_snapshots(run_dir)
+    trainer = Trainer.from_checkpoint(snaps[-1], {"kimg": cfg.kimg}) if snaps else Trainer(cfg)
+    start = time.time()
+    trainer.run(progress=progress)
+    train_seconds = time.time() - start
+
+    G, cfg, hooks = load_generator(run_dir)
+    report = Report(outdir, "spatialgan demo report")
+    records = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines() if line.strip()]
+    speed = np.median([r["timing/img_per_sec"] for r in records]) if records else float("nan")
+    rows = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in cfg.to_dict().items())
+    report.add("Run", f"<p>spatialgan {__version__}, torch {torch.__version__}, {platform.processor() or 'cpu'}; "
+                      f"trained {trainer.cur_nimg} images in {train_seconds:.0f} s this call "
+                      f"(median {speed:.1f} img/s).</p><table>{rows}</table>")
+    reals = np.asarray(Image.open(run_dir / "reals.png"))
+    report.add("Training data", "<p>Random crops (10-60% of the shorter side) of scikit-image's bundled CC0 photos, "
+                                "resized to 32x32 with Lanczos.</p>" + report.image(reals, "reals.png", "reals", 3))
+    samples = generate_images(G, hooks, cfg, list(range(64)))
+    report.add("StyleGAN2 samples (G_ema, seeds 0-63)",
+               report.image(make_grid(to_uint8(samples), 8), "samples.png", "truncation 1.0", 3))
+    trunc = [generate_images(G, hooks, cfg, list(range(8)), psi) for psi in (1.0, 0.7, 0.4, 0.0)]
+    report.add("Truncation", report.image(make_grid(to_uint8(torch.cat(trunc)), 8), "truncation.png",
+                                          "rows: psi = 1.0, 0.7, 0.4, 0.0", 3))
+    progress_imgs = "".join(
+        report.image(np.asarray(Image.open(p)), f"progress-{p.stem}.png", f"{int(p.stem[5:]) / 1000:g} kimg", 2)
+        for p in sorted(run_dir.glob("fakes*.png")))
+    report.add("Progress (snapshot grids)", progress_imgs)
+    report.add("Losses", _svg_curves(records, ["Loss/G/loss", "Loss/D/loss"]) +
+               _svg_curves(records, ["Loss/scores/real", "Loss/scores/fake"]))
+    return report.write()

@@ -1,0 +1,45 @@
+"""Conversions between generator output in [-1, 1] and uint8 pictures; image grids."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, C, H, W) in [-1, 1] -> (B, H, W, C) uint8, rounding to nearest."""
+    x = (images.detach().float().cpu().clamp(-1, 1) + 1) * 127.5
+    return x.round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def from_uint8(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, C, H, W) -> float in [-1, 1]."""
+    return images.float() / 127.5 - 1.0
+
+
+def make_grid(images: np.ndarray, ncol: int | None = None, pad: int = 0) -> np.ndarray:
+    """Tiles (B, H, W, C) uint8 images row-major into one picture."""
+    b, h, w, c = images.shape
+    ncol = ncol or max(1, int(math.ceil(math.sqrt(b))))
+    nrow = int(math.ceil(b / ncol))
+    grid = np.full((nrow * (h + pad) + pad, ncol * (w + pad) + pad, c), 255, np.uint8)
+    for i in range(b):
+        r, col = divmod(i, ncol)
+        y, x = pad + r * (h + pad), pad + col * (w + pad)
+        grid[y:y + h, x:x + w] = images[i]
+    return grid
+
+
+def save_image(array: np.ndarray, path: str | os.PathLike, upscale: int = 1) -> None:
+    img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
+    if upscale > 1:
+        img = img.resize((img.width * upscale, img.height * upscale), Image.NEAREST)
+    img.save(path)
+
+
+def save_grid(images: torch.Tensor, path: str | os.PathLike, ncol: int | None = None, upscale: int = 1) -> None:
+    save_image(make_grid(to_uint8(images), ncol), path, upscale)

@@ -1,0 +1,67 @@
+"""Equalized-learning-rate linear and convolution layers (weights scaled at run time, not at init)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+LRELU_GAIN = math.sqrt(2.0)
+
+
+def bias_act(x: torch.Tensor, bias: torch.Tensor | None, activation: str, dim: int = 1) -> torch.Tensor:
+    """Adds a bias along `dim` and applies 'linear' or 'lrelu' (slope 0.2, gain sqrt 2, as in StyleGAN2)."""
+    if bias is not None:
+        shape = [1] * x.ndim
+        shape[dim] = -1
+        x = x + bias.reshape(shape)
+    if activation == "lrelu":
+        return F.leaky_relu(x, 0.2) * LRELU_GAIN
+    if activation == "linear":
+        return x
+    raise ValueError(f"unknown activation {activation!r}; expected 'linear' or 'lrelu'")
+
+
+class EqualizedLinear(nn.Module):
+    """y = act(x W^T * lr_mul / sqrt(in) + b * lr_mul); W ~ N(0, 1/lr_mul^2) so the effective step is lr * lr_mul."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, bias_init: float = 0.0,
+                 lr_multiplier: float = 1.0, activation: str = "linear"):
+        super().__init__()
+        self.in_features, self.out_features, self.activation = in_features, out_features, activation
+        self.weight = nn.Parameter(torch.randn(out_features, in_features) / lr_multiplier)
+        self.bias = nn.Parameter(torch.full((out_features,), float(bias_init) / lr_multiplier)) if bias else None
+        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        w = self.weight * self.weight_gain
+        b = self.bias * self.bias_gain if self.bias is not None else None
+        if self.activation == "linear":
+            return F.linear(x, w, b)
+        return bias_act(F.linear(x, w), b, self.activation, dim=x.ndim - 1)
+
+    def extra_repr(self) -> str:
+        return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
+
+
+class EqualizedConv2d(nn.Module):
+    """Equalized conv with 'same' zero padding (or `padding`), optional bias and activation."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
+                 activation: str = "linear", lr_multiplier: float = 1.0, padding: int | None = None):
+        super().__init__()
+        self.activation = activation
+        self.padding = kernel_size // 2 if padding is None else padding
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size) / lr_multiplier)
+        self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.weight_gain = lr_multiplier / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.bias_gain = lr_multiplier
+
+    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
+        x = F.conv2d(x, self.weight * self.weight_gain, padding=self.padding)
+        b = self.bias * self.bias_gain if self.bias is not None else None
+        x = bias_act(x, b, self.activation)
+        return x * gain if gain != 1.0 else x

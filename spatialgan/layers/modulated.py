@@ -1,0 +1,98 @@
+"""Modulated convolution with demodulation (fused and non-fused forms), the styled conv layer, and ToRGB."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spatialgan.layers.equalized import EqualizedLinear, bias_act
+from spatialgan.layers.noise import NoiseInjection
+from spatialgan.layers.resampling import Upsample2d
+
+
+def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """d[b, o] = 1 / sqrt(sum_{i,kh,kw} (weight[o, i, kh, kw] * styles[b, i])^2 + eps), shape (B, Cout)."""
+    return (styles.square() @ weight.square().sum(dim=(2, 3)).t() + eps).rsqrt()
+
+
+def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
+                     padding: int = 0, fused: bool = False) -> torch.Tensor:
+    """Convolve each sample with weight[o, i] * styles[b, i] (optionally demodulated).
+
+    fused=False computes conv(x * s) * d (one big conv; fastest for training),
+    fused=True builds per-sample weights and runs one grouped conv (the original StyleGAN2 form).
+    """
+    batch, in_ch = styles.shape
+    out_ch, _, kh, kw = weight.shape
+    dcoefs = demodulation_coefficients(weight, styles) if demodulate else None
+    if not fused:
+        x = F.conv2d(x * styles[:, :, None, None].to(x.dtype), weight.to(x.dtype), padding=padding)
+        return x * dcoefs[:, :, None, None].to(x.dtype) if demodulate else x
+    w = weight[None] * styles[:, None, :, None, None]
+    if demodulate:
+        w = w * dcoefs[:, :, None, None, None]
+    h, wd = x.shape[-2:]
+    x = x.reshape(1, batch * in_ch, h, wd)
+    out = F.conv2d(x, w.reshape(batch * out_ch, in_ch, kh, kw).to(x.dtype), padding=padding, groups=batch)
+    return out.reshape(batch, out_ch, *out.shape[-2:])
+
+
+def resolve_fused(fused: bool | str, x: torch.Tensor) -> bool:
+    """'auto': non-fused while training (faster backward) and on CPU (measured faster there at inference too);
+    the grouped form only for CUDA inference."""
+    if fused == "auto":
+        return x.is_cuda and not torch.is_grad_enabled()
+    return bool(fused)
+
+
+class ModulatedConv2d(nn.Module):
+    """A conv whose input channels are scaled per sample by an affine map of w (styles init to 1)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int,
+                 demodulate: bool = True, fused: bool | str = "auto"):
+        super().__init__()
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.demodulate, self.fused = demodulate, fused
+        self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
+        self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | str | None = None) -> torch.Tensor:
+        styles = self.affine(w)
+        weight = self.weight * self.weight_gain
+        use_fused = resolve_fused(self.fused if fused is None else fused, x)
+        return modulated_conv2d(x, weight, styles, self.demodulate, self.kernel_size // 2, use_fused)
+
+
+class StyledConv(nn.Module):
+    """StyleGAN2 synthesis layer: [2x upsample] -> modulated 3x3 conv -> noise -> bias -> lrelu."""
+
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
+                 upsample: str = "bilinear", fused: bool | str = "auto", kernel_size: int = 3):
+        super().__init__()
+        self.up = Upsample2d(upsample) if up else None
+        self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size, w_dim, demodulate=True, fused=fused)
+        self.noise = NoiseInjection(resolution)
+        self.bias = nn.Parameter(torch.zeros(out_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+        if self.up is not None:
+            x = self.up(x)
+        x = self.conv(x, w)
+        x = self.noise(x, noise_mode)
+        return bias_act(x, self.bias.to(x.dtype), "lrelu")
+
+
+class ToRGB(nn.Module):
+    """1x1 modulated conv without demodulation, plus bias: the per-resolution RGB skip output."""
+
+    def __init__(self, in_channels: int, w_dim: int, img_channels: int = 3, fused: bool | str = "auto"):
+        super().__init__()
+        self.conv = ModulatedConv2d(in_channels, img_channels, 1, w_dim, demodulate=False, fused=fused)
+        self.bias = nn.Parameter(torch.zeros(img_channels))
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return bias_act(self.conv(x, w), self.bias.to(x.dtype), "linear")

@@ -1,0 +1,42 @@
+"""Maps a model name to its generator, discriminator and training hooks, built from one config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from torch import nn
+
+from spatialgan import SpatialGANError
+from spatialgan.models.discriminator import Discriminator
+from spatialgan.models.stylegan2 import StyleGAN2Generator
+from spatialgan.training.hooks import TrainingHooks
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    build_generator: Callable[[object], nn.Module]
+    build_discriminator: Callable[[object], nn.Module]
+    hooks: type[TrainingHooks]
+
+
+def build_discriminator(cfg) -> nn.Module:
+    return Discriminator(cfg.resolution, img_channels=3, channel_base=cfg.channel_base, channel_max=cfg.width,
+                         downsample=cfg.downsample)
+
+
+def build_stylegan2(cfg) -> nn.Module:
+    return StyleGAN2Generator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers,
+                              channel_base=cfg.channel_base, channel_max=cfg.width, upsample=cfg.upsample)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "stylegan2": ModelSpec("stylegan2", build_stylegan2, build_discriminator, TrainingHooks),
+}
+
+
+def get_model(name: str) -> ModelSpec:
+    if name not in MODELS:
+        raise SpatialGANError(f"unknown model {name!r}; available: {', '.join(sorted(MODELS))}")
+    return MODELS[name]

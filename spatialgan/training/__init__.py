@@ -1,0 +1,1 @@
+"""Training engine: losses, regularizers, EMA, checkpoints, the loop and its model hooks."""

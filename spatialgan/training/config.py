@@ -1,0 +1,71 @@
+"""The training configuration: every hyperparameter of a run, stored in each checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from spatialgan import SpatialGANError
+
+
+@dataclass
+class TrainConfig:
+    model: str = "stylegan2"
+    data: str | None = None
+    outdir: str = "runs/run"
+    resolution: int = 32
+    batch: int = 32
+    kimg: float = 100.0
+    # Architecture
+    width: int = 512                 # channel_max: the widest feature map
+    channel_base: int = 32768        # channels at resolution r: min(channel_base / r, width)
+    z_dim: int = 512
+    w_dim: int = 512
+    mapping_layers: int = 8
+    upsample: str = "bilinear"
+    downsample: str = "fir"
+    # Optimisation
+    lr: float = 0.0025
+    beta1: float = 0.0
+    beta2: float = 0.99
+    gamma: float | None = None       # R1 weight; None: StyleGAN2-ADA heuristic 0.0002 * res^2 / batch
+    r1_interval: int = 16
+    pl_weight: float = 2.0
+    pl_interval: int = 4
+    pl_batch_shrink: int = 2
+    pl_decay: float = 0.01
+    style_mixing: float = 0.9
+    ema_kimg: float | None = None    # EMA half-life in kimg; None: batch * 10 / 32
+    ema_rampup: float | None = 0.05
+    # Data
+    crop: str = "center"
+    xflip: bool = False
+    workers: int | None = None       # None: 0 on CPU, 3 on CUDA
+    # Run
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    tick_kimg: float = 1.0
+    snap_kimg: float = 10.0
+    keep: int = 0                    # snapshots to keep (0: all)
+    grid: int = 64                   # images in each snapshot grid
+
+    def __post_init__(self):
+        if self.gamma is None:
+            self.gamma = 0.0002 * self.resolution ** 2 / self.batch
+        if self.ema_kimg is None:
+            self.ema_kimg = self.batch * 10 / 32
+        if self.batch < 1:
+            raise SpatialGANError(f"--batch must be positive, got {self.batch}")
+        if self.pl_weight > 0 and self.batch // self.pl_batch_shrink < 1:
+            raise SpatialGANError("--batch is too small for the path-length batch shrink")
+        if self.beta1 != float(self.beta1) or self.beta2 != float(self.beta2):
+            raise SpatialGANError("Adam betas must be numbers")
+        self.beta1, self.beta2 = float(self.beta1), float(self.beta2)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})

@@ -1,0 +1,56 @@
+"""Model hooks: how a model samples what to generate and which extra losses it adds, without its own loop.
+
+The base class is StyleGAN2's behaviour. SSN adds a distortion regularizer through `generator_regularizers`,
+ScaleParty overrides `sample_request`/`prepare_reals`/`discriminator_input` for multi-scale partial generation,
+CIPS overrides them for patch training.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class TrainingHooks:
+    """StyleGAN2: z ~ N(0, I), style mixing with probability `style_mixing`, whole images."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def sample_request(self, batch_size: int, device: torch.device) -> dict:
+        """What to generate next: at least the latent 'z'."""
+        return {"z": torch.randn(batch_size, self.config.z_dim, device=device)}
+
+    def generate(self, G: nn.Module, request: dict, update_w_avg: bool = False,
+                 style_mixing: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Returns (images, ws); ws is the tensor the path-length regularizer differentiates against."""
+        mixing = self.config.style_mixing if style_mixing is None else style_mixing
+        z = request["z"]
+        ws = G.map(z, update_w_avg=update_w_avg)
+        if mixing > 0:
+            # One coin and one cutoff per batch, as in StyleGAN2-ADA.
+            cutoff = int(torch.randint(1, ws.shape[1], ()))
+            if float(torch.rand(())) < mixing:
+                ws2 = G.map(torch.randn_like(z))
+                layer = torch.arange(ws.shape[1], device=ws.device)[None, :, None]
+                ws = torch.where(layer < cutoff, ws, ws2)
+        return G.synthesis(ws), ws
+
+    def prepare_reals(self, reals: torch.Tensor, request: dict) -> torch.Tensor:
+        """Transforms real images to match the request (crops at a scale, patches...). Identity here."""
+        return reals
+
+    def discriminator_input(self, images: torch.Tensor, request: dict) -> torch.Tensor:
+        """Last change to generated images before D (e.g. inter-scale augmentation). Identity here."""
+        return images
+
+    def generator_regularizers(self, trainer, request: dict, images: torch.Tensor, ws: torch.Tensor,
+                               step: int) -> dict[str, torch.Tensor]:
+        """Extra weighted losses added to the generator's main loss, by name (logged as Loss/<name>)."""
+        return {}
+
+    @torch.no_grad()
+    def sample_images(self, G: nn.Module, z: torch.Tensor, truncation_psi: float = 1.0,
+                      noise_mode: str = "const") -> torch.Tensor:
+        """Images for snapshot grids and `generate`."""
+        return G(z, truncation_psi=truncation_psi, noise_mode=noise_mode)

@@ -1,0 +1,271 @@
+"""The training loop shared by every model: G main / path length / D main / R1 phases, EMA, ticks, snapshots."""
+
+from __future__ import annotations
+
+import copy
+import signal
+import sys
+import time
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from spatialgan import SpatialGANError, __version__
+from spatialgan.data.dataset import ImageDataset, InfiniteSampler
+from spatialgan.imageutils import from_uint8, save_grid
+from spatialgan.models.registry import get_model
+from spatialgan.training.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
+from spatialgan.training.config import TrainConfig
+from spatialgan.training.ema import ema_beta, update_ema
+from spatialgan.training.losses import (discriminator_loss, generator_loss, lazy_adam_hyperparameters,
+                                        path_length_penalty, r1_penalty)
+from spatialgan.training.stats import StatCollector, StatsLogger
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise SpatialGANError("--device cuda requested but CUDA is not available; use --device cpu")
+    return torch.device(name)
+
+
+class Trainer:
+    """Owns the networks, optimizers and progress of one run; `train_step` is one iteration of all phases."""
+
+    def __init__(self, config: TrainConfig, device: torch.device | None = None):
+        self.cfg = config
+        self.device = device or resolve_device(config.device)
+        spec = get_model(config.model)
+        torch.manual_seed(config.seed)
+        self.G = spec.build_generator(config).to(self.device).train()
+        self.D = spec.build_discriminator(config).to(self.device).train()
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.hooks = spec.hooks(config)
+        betas = (config.beta1, config.beta2)
+        lr_g, betas_g = lazy_adam_hyperparameters(config.lr, betas, config.pl_interval if config.pl_weight else 0)
+        lr_d, betas_d = lazy_adam_hyperparameters(config.lr, betas, config.r1_interval if config.gamma else 0)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=betas_g, eps=1e-8)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas_d, eps=1e-8)
+        self.pl_mean = torch.zeros([], device=self.device)
+        self.cur_nimg = 0
+        self.step = 0
+        self.tick = 0
+        self.tick_start_nimg = 0
+        self.last_snap_nimg = 0
+        self.stats = StatCollector()
+        self.amp = bool(config.amp and self.device.type == "cuda")
+
+    # ----------------------------------------------------------------- one iteration
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp)
+
+    def train_step(self, reals: torch.Tensor) -> None:
+        """One iteration on a batch of real images in [-1, 1]: G, lazy PL, D, lazy R1, EMA."""
+        cfg, hooks, G, D = self.cfg, self.hooks, self.G, self.D
+        batch = reals.shape[0]
+
+        # Generator: non-saturating loss plus the model's own regularizers.
+        D.requires_grad_(False)
+        request = hooks.sample_request(batch, self.device)
+        with self._autocast():
+            fakes, ws = hooks.generate(G, request, update_w_avg=True)
+            fake_logits = D(hooks.discriminator_input(fakes, request))
+        loss = generator_loss(fake_logits.float())
+        self.stats.add("Loss/G/loss", loss)
+        for name, value in hooks.generator_regularizers(self, request, fakes, ws, self.step).items():
+            self.stats.add(f"Loss/{name}", value)
+            loss = loss + value
+        self.opt_G.zero_grad(set_to_none=True)
+        loss.backward()
+        self._step_optimizer(self.opt_G, G)
+
+        # Lazy path-length regularization on a smaller batch.
+        if cfg.pl_weight > 0 and self.step % cfg.pl_interval == 0:
+            request = hooks.sample_request(max(1, batch // cfg.pl_batch_shrink), self.device)
+            fakes, ws = hooks.generate(G, request)
+            penalty, lengths, self.pl_mean = path_length_penalty(fakes, ws, self.pl_mean, cfg.pl_decay)
+            self.stats.add("Loss/pl_penalty", penalty.mean())
+            self.stats.add("Loss/pl_length", lengths.mean())
+            self.opt_G.zero_grad(set_to_none=True)
+            (penalty.mean() * cfg.pl_weight * cfg.pl_interval).backward()
+            self._step_optimizer(self.opt_G, G)
+        D.requires_grad_(True)
+
+        # Discriminator: logistic loss on fresh fakes and the (request-matched) reals.
+        request = hooks.sample_request(batch, self.device)
+        reals = hooks.prepare_reals(reals, request)
+        with torch.no_grad(), self._autocast():
+            fakes, _ = hooks.generate(G, request, update_w_avg=False)
+            fakes = hooks.discriminator_input(fakes, request)
+        with self._autocast():
+            fake_logits = D(fakes)
+            real_logits = D(reals)
+        loss = discriminator_loss(real_logits.float(), fake_logits.float())
+        self.stats.add("Loss/D/loss", loss)
+        self.stats.add("Loss/scores/fake", fake_logits)
+        self.stats.add("Loss/scores/real", real_logits)
+        self.opt_D.zero_grad(set_to_none=True)
+        loss.backward()
+        self._step_optimizer(self.opt_D, D)
+
+        # Lazy R1 on the same reals.
+        if cfg.gamma > 0 and self.step % cfg.r1_interval == 0:
+            reals_r1 = reals.detach().requires_grad_(True)
+            penalty = r1_penalty(reals_r1, D(reals_r1))
+            self.stats.add("Loss/r1_penalty", penalty.mean())
+            self.opt_D.zero_grad(set_to_none=True)
+            (penalty.mean() * (cfg.gamma / 2) * cfg.r1_interval).backward()
+            self._step_optimizer(self.opt_D, D)
+
+        self.cur_nimg += batch
+        self.step += 1
+        update_ema(self.G_ema, G, ema_beta(batch, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
+
+    def _step_optimizer(self, opt: torch.optim.Optimizer, module: torch.nn.Module) -> None:
+        # Non-finite gradient guard (StyleGAN2-ADA): replace NaN/Inf so one bad batch cannot poison Adam.
+        for p in module.parameters():
+            if p.grad is not None:
+                torch.nan_to_num_(p.grad, nan=0.0, posinf=1e5, neginf=-1e5)
+        opt.step()
+
+    # ----------------------------------------------------------------- state
+    def state_dict(self) -> dict:
+        rng = {"torch_cpu": torch.get_rng_state()}
+        if torch.cuda.is_available():
+            rng["torch_cuda"] = torch.cuda.get_rng_state_all()
+        return {
+            "spatialgan_version": __version__,
+            "config": self.cfg.to_dict(),
+            "progress": {"cur_nimg": self.cur_nimg, "step": self.step, "tick": self.tick,
+                         "tick_start_nimg": self.tick_start_nimg, "last_snap_nimg": self.last_snap_nimg},
+            "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict(),
+            "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
+            "pl_mean": self.pl_mean, "rng": rng,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        try:
+            self.G.load_state_dict(state["G"])
+            self.G_ema.load_state_dict(state["G_ema"])
+            self.D.load_state_dict(state["D"])
+            self.opt_G.load_state_dict(state["opt_G"])
+            self.opt_D.load_state_dict(state["opt_D"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise SpatialGANError(f"checkpoint does not match the model configuration: {exc}") from None
+        self.pl_mean = state["pl_mean"].to(self.device)
+        for k, v in state["progress"].items():
+            setattr(self, k, int(v))
+        torch.set_rng_state(state["rng"]["torch_cpu"])
+        if "torch_cuda" in state["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["torch_cuda"])
+
+    @classmethod
+    def from_checkpoint(cls, path, overrides: dict | None = None) -> "Trainer":
+        state = load_checkpoint(path)
+        values = dict(state["config"])
+        values.update(overrides or {})
+        trainer = cls(TrainConfig.from_dict(values))
+        trainer.load_state_dict(state)
+        return trainer
+
+    # ----------------------------------------------------------------- the run
+    def save_snapshot(self) -> Path:
+        outdir = Path(self.cfg.outdir)
+        path = save_checkpoint(outdir / snapshot_name(self.cur_nimg), self.state_dict())
+        save_grid(self.sample_grid(), outdir / f"fakes{self.cur_nimg:09d}.png")
+        if self.cfg.keep > 0:
+            for old in find_snapshots(outdir)[:-self.cfg.keep]:
+                old.unlink(missing_ok=True)
+        return path
+
+    def grid_latents(self) -> torch.Tensor:
+        g = torch.Generator().manual_seed(self.cfg.seed + 12345)
+        n = self.cfg.grid if self.cfg.resolution <= 128 else min(self.cfg.grid, 16)
+        return torch.randn(n, self.cfg.z_dim, generator=g)
+
+    def sample_grid(self) -> torch.Tensor:
+        z = self.grid_latents().to(self.device)
+        return torch.cat([self.hooks.sample_images(self.G_ema, chunk) for chunk in z.split(16)])
+
+    def make_loader(self, dataset: ImageDataset):
+        workers = self.cfg.workers if self.cfg.workers is not None else (3 if self.device.type == "cuda" else 0)
+        sampler = InfiniteSampler(len(dataset), seed=self.cfg.seed, start=self.cur_nimg)
+        return torch.utils.data.DataLoader(
+            dataset, batch_size=self.cfg.batch, sampler=sampler, num_workers=workers, drop_last=True,
+            pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(self.cfg.seed),
+            persistent_workers=False)
+
+    def run(self, dataset: ImageDataset | None = None, progress: bool = True) -> dict:
+        """Trains until cfg.kimg; SIGINT/SIGTERM save a snapshot before exiting. Returns the last tick's stats."""
+        cfg = self.cfg
+        outdir = Path(cfg.outdir)
+        outdir.mkdir(parents=True, exist_ok=True)
+        dataset = dataset or ImageDataset(cfg.data, cfg.resolution, crop=cfg.crop, xflip=cfg.xflip)
+        batches = iter(self.make_loader(dataset))
+        if self.cur_nimg == 0:
+            first = next(iter(torch.utils.data.DataLoader(dataset, batch_size=min(len(dataset), 64))))
+            save_grid(from_uint8(first), outdir / "reals.png")
+        logger = StatsLogger(outdir, resume_nimg=self.cur_nimg)
+        total_nimg = int(cfg.kimg * 1000)
+        stop = {"signal": None}
+        old_handlers = _install_stop_handlers(stop)
+        bar = tqdm(total=total_nimg, initial=min(self.cur_nimg, total_nimg), unit="img", disable=not progress,
+                   dynamic_ncols=True, file=sys.stderr)
+        tick_start_time, record = time.time(), {}
+        try:
+            while self.cur_nimg < total_nimg and stop["signal"] is None:
+                reals = from_uint8(next(batches).to(self.device, non_blocking=True))
+                self.train_step(reals)
+                bar.update(cfg.batch)
+                done = self.cur_nimg >= total_nimg or stop["signal"] is not None
+                if done or self.cur_nimg >= self.tick_start_nimg + cfg.tick_kimg * 1000:
+                    record = self._end_tick(logger, tick_start_time)
+                    bar.set_postfix({"img/s": f"{record['timing/img_per_sec']:.1f}",
+                                     "G": f"{record.get('Loss/G/loss', float('nan')):.3f}",
+                                     "D": f"{record.get('Loss/D/loss', float('nan')):.3f}"})
+                    if done or self.cur_nimg >= self.last_snap_nimg + cfg.snap_kimg * 1000:
+                        self.last_snap_nimg = self.cur_nimg
+                        self.save_snapshot()
+                    tick_start_time = time.time()
+        finally:
+            bar.close()
+            logger.close()
+            _restore_handlers(old_handlers)
+        if stop["signal"] is not None:
+            print(f"stopped by signal {stop['signal']}; snapshot saved at {self.cur_nimg} images", file=sys.stderr)
+        return record
+
+    def _end_tick(self, logger: StatsLogger, tick_start_time: float) -> dict:
+        elapsed = max(time.time() - tick_start_time, 1e-9)
+        record = {"tick": self.tick, "nimg": self.cur_nimg, "kimg": self.cur_nimg / 1000}
+        record.update(self.stats.means())
+        record["pl_mean"] = float(self.pl_mean)
+        record["timing/sec_per_tick"] = elapsed
+        record["timing/img_per_sec"] = (self.cur_nimg - self.tick_start_nimg) / elapsed
+        if self.device.type == "cuda":
+            record["resources/peak_gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30
+        logger.log(record)
+        self.tick += 1
+        self.tick_start_nimg = self.cur_nimg
+        return record
+
+
+def _install_stop_handlers(stop: dict):
+    handlers = {}
+
+    def request_stop(signum, frame):
+        stop["signal"] = signum
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            handlers[sig] = signal.signal(sig, request_stop)
+        except ValueError:  # not the main thread
+            pass
+    return handlers
+
+
+def _restore_handlers(handlers: dict) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
