@@ -205,7 +205,7 @@ class Trainer:
         dataset = dataset or ImageDataset(cfg.data, cfg.resolution, crop=cfg.crop, xflip=cfg.xflip)
         batches = iter(self.make_loader(dataset))
         if self.cur_nimg == 0:
-            first = next(iter(torch.utils.data.DataLoader(dataset, batch_size=min(len(dataset), 64))))
+            first = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
             save_grid(from_uint8(first), outdir / "reals.png")
         logger = StatsLogger(outdir, resume_nimg=self.cur_nimg)
         total_nimg = int(cfg.kimg * 1000)

@@ -1,0 +1,90 @@
+"""Checkpoint round trips, atomic writes, and refusal of damaged files."""
+
+import os
+
+import pytest
+import torch
+
+from spatialgan import SpatialGANError
+from spatialgan.training.checkpoint import (find_snapshots, load_checkpoint, resolve_checkpoint, save_checkpoint,
+                                            snapshot_name)
+
+
+def nested_state():
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.0, 0.99))
+    model(torch.randn(4, 3)).sum().backward()
+    opt.step()
+    return {"model": model.state_dict(), "opt": opt.state_dict(), "counter": 1234, "name": "run",
+            "ratio": 0.25, "flags": [True, None], "pair": (1, 2.5), "bf16": torch.ones(2, dtype=torch.bfloat16),
+            "scalar": torch.tensor(3.0), "empty": torch.zeros(0)}
+
+
+def test_round_trip_preserves_types_and_values(tmp_path):
+    state = nested_state()
+    path = save_checkpoint(tmp_path / "c.safetensors", state)
+    loaded = load_checkpoint(path)
+    assert loaded["counter"] == 1234 and loaded["name"] == "run" and loaded["ratio"] == 0.25
+    assert loaded["flags"] == [True, None] and loaded["pair"] == (1, 2.5)
+    assert set(loaded["opt"]["state"]) == {0, 1}  # int keys survive
+    assert loaded["opt"]["param_groups"][0]["betas"] == (0.0, 0.99)
+    for k, v in state["model"].items():
+        assert torch.equal(loaded["model"][k], v)
+    assert loaded["bf16"].dtype == torch.bfloat16 and loaded["empty"].shape == (0,)
+    opt = torch.optim.Adam(torch.nn.Linear(3, 2).parameters(), lr=1e-3, betas=(0.0, 0.99))
+    opt.load_state_dict(loaded["opt"])
+    assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]  # no temporary file left behind
+
+
+def test_truncated_checkpoint_is_refused(tmp_path):
+    path = save_checkpoint(tmp_path / "c.safetensors", nested_state())
+    data = path.read_bytes()
+    for cut in (4, 100, len(data) - 7):
+        path.write_bytes(data[:cut])
+        with pytest.raises(SpatialGANError, match="truncated or corrupt|checksum"):
+            load_checkpoint(path)
+
+
+def test_flipped_byte_in_tensor_data_is_refused(tmp_path):
+    path = save_checkpoint(tmp_path / "c.safetensors", {"w": torch.arange(1000.0)})
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0x40
+    path.write_bytes(bytes(data))
+    with pytest.raises(SpatialGANError, match="checksum"):
+        load_checkpoint(path)
+
+
+def test_foreign_and_missing_files_are_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
+    with pytest.raises(SpatialGANError, match="not a spatialgan checkpoint"):
+        load_checkpoint(tmp_path / "other.safetensors")
+    (tmp_path / "junk.pt").write_bytes(b"\x80\x04not a checkpoint")
+    with pytest.raises(SpatialGANError):
+        load_checkpoint(tmp_path / "junk.pt")
+    with pytest.raises(SpatialGANError, match="not found"):
+        load_checkpoint(tmp_path / "nope.safetensors")
+    with pytest.raises(SpatialGANError, match="no network-snapshot"):
+        resolve_checkpoint(tmp_path)
+
+
+def test_resolve_picks_newest_snapshot(tmp_path):
+    for n in (64, 1024, 128):
+        save_checkpoint(tmp_path / snapshot_name(n), {"n": n})
+    assert resolve_checkpoint(tmp_path).name == snapshot_name(1024)
+    assert [load_checkpoint(p)["n"] for p in find_snapshots(tmp_path)] == [64, 128, 1024]
+
+
+def test_failed_write_keeps_previous_file(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "c.safetensors", {"n": 1})
+
+    def boom(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        save_checkpoint(path, {"n": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["n"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]

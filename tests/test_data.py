@@ -1,0 +1,144 @@
+"""Datasets: folders, zips and LMDB; awkward and corrupt files; resumable sampling; packing."""
+
+import io
+import zipfile
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import truncated_png_bytes, write_image_folder
+from spatialgan import SpatialGANError
+from spatialgan.data.dataset import ImageDataset, InfiniteSampler, crop_square, to_rgb
+from spatialgan.data.pack import pack_dataset
+
+
+def test_folder_dataset_reads_tree(image_folder):
+    ds = ImageDataset(image_folder, 16)
+    assert len(ds) == 24
+    x = ds[0]
+    assert x.dtype == torch.uint8 and x.shape == (3, 16, 16)
+
+
+def test_grayscale_rgba_palette_16bit_and_nonsquare(tmp_path):
+    root = tmp_path / "odd"
+    root.mkdir()
+    Image.fromarray(np.full((10, 30), 200, np.uint8), "L").save(root / "a_gray.png")
+    rgba = np.zeros((12, 12, 4), np.uint8)
+    rgba[..., 0] = 255
+    rgba[:6, :, 3] = 255  # top half opaque red, bottom half transparent
+    Image.fromarray(rgba, "RGBA").save(root / "b_rgba.png")
+    Image.fromarray(np.full((8, 8, 3), 40, np.uint8)).convert("P", palette=Image.ADAPTIVE).save(root / "c_palette.png")
+    Image.fromarray(np.full((8, 8), 65535, np.uint16)).save(root / "d_16bit.png")
+    Image.fromarray(np.tile(np.arange(40, dtype=np.uint8)[None, :, None] * 6, (20, 1, 3))).save(root / "e_wide.png")
+    ds = ImageDataset(root, 8)
+    gray = ds[0]
+    assert gray.shape == (3, 8, 8) and torch.all(gray == 200)
+    rgba_img = ds[1]
+    assert torch.equal(rgba_img[:, 0, 0], torch.tensor([255, 0, 0], dtype=torch.uint8))
+    assert torch.equal(rgba_img[:, -1, 0], torch.tensor([255, 255, 255], dtype=torch.uint8))  # alpha over white
+    assert torch.all((ds[2].int() - 40).abs() <= 1)
+    assert torch.all(ds[3] == 255)
+    wide = ds[4]  # centre crop of a 40x20 horizontal ramp keeps the middle columns
+    assert wide.shape == (3, 8, 8) and 90 < wide[0].float().mean() < 150
+
+
+def test_crop_modes():
+    img = Image.fromarray(np.tile(np.arange(30, dtype=np.uint8)[None, :, None], (10, 1, 3)))
+    assert np.asarray(crop_square(img, "center"))[0, 0, 0] == 10
+    offsets = {np.asarray(crop_square(img, "random", np.random.default_rng(s)))[0, 0, 0] for s in range(40)}
+    assert len(offsets) > 5 and min(offsets) >= 0 and max(offsets) <= 20
+    assert crop_square(img, "none").size == (30, 10)
+
+
+def test_corrupt_files_are_reported_once_and_skipped(image_folder, capsys):
+    (image_folder / "a" / "broken.png").write_bytes(truncated_png_bytes())
+    (image_folder / "a" / "garbage.jpg").write_bytes(b"not an image at all")
+    ds = ImageDataset(image_folder, 16)
+    bad = [i for i, n in enumerate(ds.source.names) if "broken" in n or "garbage" in n]
+    assert len(bad) == 2
+    for _ in range(2):
+        for i in bad:
+            assert ds[i].shape == (3, 16, 16)  # replaced by the next readable image
+    err = capsys.readouterr().err
+    assert err.count("broken.png") == 1 and err.count("garbage.jpg") == 1
+    loader = torch.utils.data.DataLoader(ds, batch_size=26)
+    assert next(iter(loader)).shape == (26, 3, 16, 16)
+
+
+def test_empty_and_missing_datasets_give_clear_errors(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SpatialGANError, match="contains no images"):
+        ImageDataset(tmp_path / "empty", 8)
+    with pytest.raises(SpatialGANError, match="not found"):
+        ImageDataset(tmp_path / "missing", 8)
+    (tmp_path / "bad.zip").write_bytes(b"PK nonsense")
+    with pytest.raises(SpatialGANError, match="not a readable zip"):
+        ImageDataset(tmp_path / "bad.zip", 8)
+
+
+def test_zip_dataset_and_workers(image_folder, tmp_path):
+    summary = pack_dataset(image_folder, tmp_path / "d.zip", 16)
+    assert summary.count == 24
+    ds = ImageDataset(tmp_path / "d.zip", 16)
+    folder = ImageDataset(image_folder, 16)
+    assert len(ds) == 24
+    loader = torch.utils.data.DataLoader(ds, batch_size=8, num_workers=2)
+    batch = next(iter(loader))
+    assert batch.shape == (8, 3, 16, 16)
+    # PNG packing is lossless: zip items equal the folder's decoded, cropped, resized items.
+    assert torch.equal(torch.stack([folder[i] for i in range(8)]), batch)
+
+
+def test_lmdb_dataset(tmp_path):
+    import lmdb
+
+    env = lmdb.open(str(tmp_path / "lsun"), map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        for i in range(5):
+            buf = io.BytesIO()
+            Image.fromarray(np.full((12, 16, 3), 50 * i, np.uint8)).save(buf, format="WEBP", lossless=True)
+            txn.put(f"key{i:03d}".encode(), buf.getvalue())
+    env.close()
+    ds = ImageDataset(tmp_path / "lsun", 8)
+    assert len(ds) == 5
+    assert torch.all(ds[3] == 150)
+
+
+def test_xflip_and_random_crop_follow_the_item_seed(image_folder):
+    ds = ImageDataset(image_folder, 16, crop="random", xflip=True)
+    assert torch.equal(ds[(3, 77)], ds[(3, 77)])
+    flips = {bool(torch.equal(ds[(5, s)], ds[5].flip(-1))) for s in range(20)}
+    assert flips == {True, False}
+
+
+def test_infinite_sampler_resumes_exactly():
+    full = InfiniteSampler(10, seed=3)
+    it = iter(full)
+    seq = [next(it) for _ in range(35)]
+    resumed = iter(InfiniteSampler(10, seed=3, start=17))
+    assert [next(resumed) for _ in range(18)] == seq[17:]
+    assert sorted(i for i, _ in seq[:10]) == list(range(10))  # each epoch is a permutation
+    assert [i for i, _ in seq[:10]] != [i for i, _ in seq[10:20]]
+
+
+def test_pack_reports_skipped_files(image_folder, tmp_path):
+    (image_folder / "b" / "broken.png").write_bytes(truncated_png_bytes())
+    summary = pack_dataset(image_folder, tmp_path / "out.zip", 8)
+    assert summary.count == 24 and len(summary.skipped) == 1 and "broken.png" in summary.skipped[0][0]
+    assert "skipped 1 unreadable" in summary.text()
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        assert len([n for n in zf.namelist() if n.endswith(".png")]) == 24
+        assert Image.open(io.BytesIO(zf.read("img00000000.png"))).size == (8, 8)
+
+
+def test_to_rgb_la_mode():
+    la = Image.fromarray(np.stack([np.full((4, 4), 0, np.uint8), np.full((4, 4), 0, np.uint8)], -1), "LA")
+    assert np.all(np.asarray(to_rgb(la)) == 255)  # fully transparent black over white is white
+
+
+def test_write_image_folder_helper_is_deterministic(tmp_path):
+    a = write_image_folder(tmp_path / "x", count=3)
+    b = write_image_folder(tmp_path / "y", count=3)
+    assert (a / "b" / "img000.jpg").read_bytes() == (b / "b" / "img000.jpg").read_bytes()
