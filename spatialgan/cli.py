@@ -14,7 +14,7 @@ TRAIN_FLAGS = {
     "model": (str, "model to train"), "data": (str, "folder, .zip or LMDB of images"),
     "outdir": (str, "run folder (checkpoints, stats, grids)"), "resolution": (int, "output resolution"),
     "batch": (int, "batch size"), "kimg": (float, "training length in thousands of real images"),
-    "width": (int, "maximum channel count"), "channel_base": (int, "channels at res r: min(base/r, width)"),
+    "width": (int, "maximum channel count (default 512 on CUDA, 128 on CPU)"), "channel_base": (int, "channels at res r: min(base/r, width)"),
     "z_dim": (int, "latent size"), "w_dim": (int, "style size"), "mapping_layers": (int, "mapping depth"),
     "upsample": (str, "generator upsampling: bilinear or fir"), "downsample": (str, "D downsampling: fir or avg"),
     "lr": (float, "Adam learning rate (G and D)"), "gamma": (float, "R1 weight (default 0.0002 res^2/batch)"),

@@ -132,6 +132,33 @@ def test_noise_injection_strength_and_modes():
     torch.testing.assert_close(d[:, 0], d[:, 2])  # one noise image shared across channels
 
 
+def test_styled_conv_matches_reference():
+    from spatialgan.layers.modulated import StyledConv
+
+    layer = StyledConv(6, 5, w_dim=4, resolution=8, up=True, upsample="fir")
+    with torch.no_grad():
+        layer.bias.normal_()
+        layer.noise.strength.fill_(0.3)
+    x, w = torch.randn(2, 6, 4, 4), torch.randn(2, 4)
+    styles = layer.conv.affine(w)
+    up = Upsample2d("fir")(x)
+    conv = reference_modulated_conv(up, layer.conv.weight / math.sqrt(6 * 9), styles, True, 1)
+    pre = conv + 0.3 * layer.noise.const_noise + layer.bias.view(1, -1, 1, 1)
+    ref = F.leaky_relu(pre, 0.2) * math.sqrt(2)
+    torch.testing.assert_close(layer(x, w, "const"), ref, rtol=1e-5, atol=1e-5)
+    ref_none = F.leaky_relu(conv + layer.bias.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
+    torch.testing.assert_close(layer(x, w, "none"), ref_none, rtol=1e-5, atol=1e-5)
+
+
+def test_equalized_layers_with_lrelu_match_formula():
+    conv = EqualizedConv2d(3, 4, 3, activation="lrelu")
+    with torch.no_grad():
+        conv.bias.normal_()
+    x = torch.randn(2, 3, 5, 5)
+    ref = F.leaky_relu(F.conv2d(x, conv.weight / math.sqrt(27), conv.bias, padding=1), 0.2) * math.sqrt(2)
+    torch.testing.assert_close(conv(x), ref)
+
+
 def test_torgb_is_modulated_1x1_without_demodulation():
     layer = ToRGB(8, w_dim=4)
     with torch.no_grad():

@@ -37,11 +37,11 @@ class EqualizedLinear(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight * self.weight_gain
-        b = self.bias * self.bias_gain if self.bias is not None else None
-        if self.activation == "linear":
-            return F.linear(x, w, b)
-        return bias_act(F.linear(x, w), b, self.activation, dim=x.ndim - 1)
+        # lrelu(y) * sqrt(2) == lrelu(sqrt(2) * y): the gain goes into the (small) weights, not the activations.
+        gain = LRELU_GAIN if self.activation == "lrelu" else 1.0
+        w = self.weight * (self.weight_gain * gain)
+        b = self.bias * (self.bias_gain * gain) if self.bias is not None else None
+        return _activate(F.linear(x, w, b), self.activation)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
@@ -60,8 +60,18 @@ class EqualizedConv2d(nn.Module):
         self.weight_gain = lr_multiplier / math.sqrt(in_channels * kernel_size * kernel_size)
         self.bias_gain = lr_multiplier
 
-    def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        x = F.conv2d(x, self.weight * self.weight_gain, padding=self.padding)
-        b = self.bias * self.bias_gain if self.bias is not None else None
-        x = bias_act(x, b, self.activation)
-        return x * gain if gain != 1.0 else x
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        gain = LRELU_GAIN if self.activation == "lrelu" else 1.0
+        w = self.weight * (self.weight_gain * gain)
+        b = self.bias * (self.bias_gain * gain) if self.bias is not None else None
+        return _activate(F.conv2d(x, w.to(x.dtype), b.to(x.dtype) if b is not None else None, padding=self.padding),
+                         self.activation)
+
+
+def _activate(x: torch.Tensor, activation: str) -> torch.Tensor:
+    """The activation without its gain (already folded into the weights)."""
+    if activation == "lrelu":
+        return F.leaky_relu(x, 0.2)
+    if activation == "linear":
+        return x
+    raise ValueError(f"unknown activation {activation!r}; expected 'linear' or 'lrelu'")

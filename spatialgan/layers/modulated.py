@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spatialgan.layers.equalized import EqualizedLinear, bias_act
+from spatialgan.layers.equalized import LRELU_GAIN, EqualizedLinear, bias_act
 from spatialgan.layers.noise import NoiseInjection
 from spatialgan.layers.resampling import Upsample2d
 
@@ -19,21 +19,25 @@ def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: f
 
 
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                     padding: int = 0, fused: bool = False) -> torch.Tensor:
-    """Convolve each sample with weight[o, i] * styles[b, i] (optionally demodulated).
+                     padding: int = 0, fused: bool = False, gain: float = 1.0) -> torch.Tensor:
+    """Convolve each sample with weight[o, i] * styles[b, i] (optionally demodulated), times `gain`.
 
     fused=False computes conv(x * s) * d (one big conv; fastest for training),
     fused=True builds per-sample weights and runs one grouped conv (the original StyleGAN2 form).
     """
     batch, in_ch = styles.shape
     out_ch, _, kh, kw = weight.shape
-    dcoefs = demodulation_coefficients(weight, styles) if demodulate else None
+    dcoefs = demodulation_coefficients(weight, styles) * gain if demodulate else None
     if not fused:
         x = F.conv2d(x * styles[:, :, None, None].to(x.dtype), weight.to(x.dtype), padding=padding)
-        return x * dcoefs[:, :, None, None].to(x.dtype) if demodulate else x
+        if demodulate:
+            return x * dcoefs[:, :, None, None].to(x.dtype)
+        return x * gain if gain != 1.0 else x
     w = weight[None] * styles[:, None, :, None, None]
     if demodulate:
         w = w * dcoefs[:, :, None, None, None]
+    elif gain != 1.0:
+        w = w * gain
     h, wd = x.shape[-2:]
     x = x.reshape(1, batch * in_ch, h, wd)
     out = F.conv2d(x, w.reshape(batch * out_ch, in_ch, kh, kw).to(x.dtype), padding=padding, groups=batch)
@@ -60,11 +64,12 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | str | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | str | None = None,
+                gain: float = 1.0) -> torch.Tensor:
         styles = self.affine(w)
         weight = self.weight * self.weight_gain
         use_fused = resolve_fused(self.fused if fused is None else fused, x)
-        return modulated_conv2d(x, weight, styles, self.demodulate, self.kernel_size // 2, use_fused)
+        return modulated_conv2d(x, weight, styles, self.demodulate, self.kernel_size // 2, use_fused, gain)
 
 
 class StyledConv(nn.Module):
@@ -81,9 +86,10 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
         if self.up is not None:
             x = self.up(x)
-        x = self.conv(x, w)
-        x = self.noise(x, noise_mode)
-        return bias_act(x, self.bias.to(x.dtype), "lrelu")
+        # lrelu(conv*d + noise + b) * sqrt(2) with the gain folded into d, the noise strength and b (all small).
+        x = self.conv(x, w, gain=LRELU_GAIN)
+        x = self.noise(x, noise_mode, gain=LRELU_GAIN)
+        return F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2)
 
 
 class ToRGB(nn.Module):

@@ -20,7 +20,9 @@ class NoiseInjection(nn.Module):
         else:
             self.const_noise = None
 
-    def forward(self, x: torch.Tensor, noise_mode: str = "random", noise: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, noise_mode: str = "random", noise: torch.Tensor | None = None,
+                gain: float = 1.0) -> torch.Tensor:
+        """Returns x + strength * gain * noise (the gain lets a following activation gain fold in here)."""
         if noise is None:
             if noise_mode == "none":
                 return x
@@ -32,4 +34,4 @@ class NoiseInjection(nn.Module):
                 noise = self.const_noise.to(x.dtype)
             else:
                 raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        return x + noise * self.strength.to(x.dtype)
+        return torch.addcmul(x, noise, (self.strength * gain).to(x.dtype))

@@ -16,7 +16,7 @@ class TrainConfig:
     batch: int = 32
     kimg: float = 100.0
     # Architecture
-    width: int = 512                 # channel_max: the widest feature map
+    width: int | None = None         # channel_max; None: 512 on CUDA, 128 on CPU (a CPU cannot train 512 wide)
     channel_base: int = 32768        # channels at resolution r: min(channel_base / r, width)
     z_dim: int = 512
     w_dim: int = 512
@@ -44,12 +44,18 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
+    channels_last: bool = True       # NHWC activations: measured ~12% faster training on CPU (benchmarks/)
     tick_kimg: float = 1.0
     snap_kimg: float = 10.0
     keep: int = 0                    # snapshots to keep (0: all)
     grid: int = 64                   # images in each snapshot grid
 
     def __post_init__(self):
+        if self.width is None:
+            import torch
+
+            on_cuda = self.device.startswith("cuda") or (self.device == "auto" and torch.cuda.is_available())
+            self.width = 512 if on_cuda else 128
         if self.gamma is None:
             self.gamma = 0.0002 * self.resolution ** 2 / self.batch
         if self.ema_kimg is None:

@@ -39,8 +39,9 @@ class Trainer:
         self.device = device or resolve_device(config.device)
         spec = get_model(config.model)
         torch.manual_seed(config.seed)
-        self.G = spec.build_generator(config).to(self.device).train()
-        self.D = spec.build_discriminator(config).to(self.device).train()
+        self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+        self.G = spec.build_generator(config).to(self.device, memory_format=self.memory_format).train()
+        self.D = spec.build_discriminator(config).to(self.device, memory_format=self.memory_format).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.hooks = spec.hooks(config)
         betas = (config.beta1, config.beta2)
@@ -65,6 +66,7 @@ class Trainer:
         """One iteration on a batch of real images in [-1, 1]: G, lazy PL, D, lazy R1, EMA."""
         cfg, hooks, G, D = self.cfg, self.hooks, self.G, self.D
         batch = reals.shape[0]
+        reals = reals.contiguous(memory_format=self.memory_format)
 
         # Generator: non-saturating loss plus the model's own regularizers.
         D.requires_grad_(False)

@@ -1,0 +1,109 @@
+"""Training and generation throughput and peak memory of each model, with the ratio to StyleGAN2 from the same run.
+
+Example (the figures in RESULTS.md):
+    python benchmarks/train_speed.py --models stylegan2 --resolution 32 --width 64 --batch 32
+Training img/s counts full iterations (G, D, lazy R1 every 16 and path length every 4), so windows are whole
+multiples of 16 steps; the median over windows is reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from spatialgan.training.config import TrainConfig  # noqa: E402
+from spatialgan.training.loop import Trainer, resolve_device  # noqa: E402
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2 ** 20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux; whole-process peak
+
+
+def measure(model: str, args) -> dict:
+    device = resolve_device(args.device)
+    cfg = TrainConfig(model=model, resolution=args.resolution, width=args.width, batch=args.batch,
+                      z_dim=args.z_dim, w_dim=args.z_dim, device=str(device), amp=args.amp, outdir="/dev/null")
+    torch.manual_seed(0)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.cuda.reset_peak_memory_stats(device)
+    trainer = Trainer(cfg, device)
+    reals = torch.rand(args.batch, 3, args.resolution, args.resolution, device=device) * 2 - 1
+    window = 16 * args.window_cycles
+    for _ in range(args.warmup):
+        trainer.train_step(reals)
+    sync(device)
+    train_rates = []
+    for _ in range(args.repeats):
+        start = time.perf_counter()
+        for _ in range(window):
+            trainer.train_step(reals)
+        sync(device)
+        train_rates.append(window * args.batch / (time.perf_counter() - start))
+    trainer.stats.means()
+    G = trainer.G_ema
+    z = torch.randn(args.batch, args.z_dim, device=device)
+    gen_rates = []
+    with torch.no_grad():
+        for i in range(args.repeats + 1):
+            start = time.perf_counter()
+            for _ in range(args.gen_batches):
+                trainer.hooks.sample_images(G, z)
+            sync(device)
+            if i:  # first round is warm-up
+                gen_rates.append(args.gen_batches * args.batch / (time.perf_counter() - start))
+    n_params = sum(p.numel() for p in trainer.G.parameters())
+    return {"model": model, "train": statistics.median(train_rates), "train_all": train_rates,
+            "gen": statistics.median(gen_rates), "mem": peak_memory_mb(device), "params": n_params}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", default="stylegan2", help="comma list; stylegan2 is always measured first")
+    p.add_argument("--resolution", type=int, default=32)
+    p.add_argument("--width", type=int, default=64)
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--z-dim", type=int, default=512)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", action="store_true")
+    p.add_argument("--warmup", type=int, default=4)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--window-cycles", type=int, default=1, help="timed window = 16 * this many steps")
+    p.add_argument("--gen-batches", type=int, default=5)
+    args = p.parse_args()
+    models = ["stylegan2"] + [m for m in args.models.split(",") if m and m != "stylegan2"]
+    device = resolve_device(args.device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
+        f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
+    print(f"# {args.resolution}x{args.resolution}, width {args.width}, batch {args.batch}, z/w {args.z_dim}, "
+          f"{'bf16 ' if args.amp else ''}{where}, torch {torch.__version__}")
+    print("| model | params (G) | train img/s (median) | train windows | gen img/s | peak mem MB | "
+          "train ratio to StyleGAN2 |")
+    print("|---|---|---|---|---|---|---|")
+    base = None
+    for model in models:
+        r = measure(model, args)
+        base = base or r["train"]
+        windows = ", ".join(f"{x:.1f}" for x in r["train_all"])
+        print(f"| {model} | {r['params'] / 1e6:.2f}M | {r['train']:.1f} | {windows} | {r['gen']:.0f} | "
+              f"{r['mem']:.0f} | {r['train'] / base:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,33 @@
+"""The embedded default: dataset from bundled photos, a short run, and the HTML report."""
+
+import re
+
+import numpy as np
+
+from spatialgan.demo import DEMO_PHOTOS, bundled_photos, random_crops, run_demo
+
+
+def test_demo_photos_are_bundled_and_crops_are_deterministic():
+    photos = bundled_photos()
+    assert set(photos) == set(DEMO_PHOTOS)
+    assert all(p.ndim == 3 and p.shape[2] >= 3 for p in photos.values())
+    a = [np.asarray(img) for _, img in random_crops(photos, 6, 32, seed=1)]
+    b = [np.asarray(img) for _, img in random_crops(photos, 6, 32, seed=1)]
+    assert all(x.shape == (32, 32, 3) and np.array_equal(x, y) for x, y in zip(a, b))
+    assert not np.array_equal(a[0], a[1])
+
+
+def test_demo_writes_report_with_pictures(tmp_path):
+    report = run_demo(tmp_path / "demo", kimg=0.064, progress=False)
+    page = report.read_text()
+    for title in ("Training data", "StyleGAN2 samples", "Truncation", "Progress", "Losses"):
+        assert title in page
+    images = re.findall(r'src="([^"]+)"', page)
+    assert len(images) >= 4
+    for name in images:
+        assert (report.parent / name).stat().st_size > 100
+    assert "<svg" in page
+    # Running it again reuses the finished run instead of training from scratch.
+    snaps = sorted((tmp_path / "demo" / "run").glob("network-snapshot-*"))
+    run_demo(tmp_path / "demo", kimg=0.064, progress=False)
+    assert sorted((tmp_path / "demo" / "run").glob("network-snapshot-*")) == snaps
