@@ -38,7 +38,8 @@ def peak_memory_mb(device: torch.device) -> float:
 def measure(model: str, args) -> dict:
     device = resolve_device(args.device)
     cfg = TrainConfig(model=model, resolution=args.resolution, width=args.width, batch=args.batch,
-                      z_dim=args.z_dim, w_dim=args.z_dim, device=str(device), amp=args.amp, outdir="/dev/null")
+                      channel_base=args.channel_base, z_dim=args.z_dim, w_dim=args.z_dim, device=str(device),
+                      amp=args.amp, channels_last=args.channels_last, outdir="/dev/null")
     torch.manual_seed(0)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -70,7 +71,8 @@ def measure(model: str, args) -> dict:
                 gen_rates.append(args.gen_batches * args.batch / (time.perf_counter() - start))
     n_params = sum(p.numel() for p in trainer.G.parameters())
     return {"model": model, "train": statistics.median(train_rates), "train_all": train_rates,
-            "gen": statistics.median(gen_rates), "mem": peak_memory_mb(device), "params": n_params}
+            "gen": statistics.median(gen_rates), "mem": peak_memory_mb(device), "params": n_params,
+            "layout": "NHWC" if cfg.channels_last else "NCHW"}
 
 
 def main() -> None:
@@ -79,6 +81,9 @@ def main() -> None:
     p.add_argument("--resolution", type=int, default=32)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--channel-base", type=int, default=32768, help="16384 is StyleGAN2-ADA's paper256 config")
+    p.add_argument("--channels-last", type=int, choices=[0, 1], default=None,
+                   help="force NHWC (1) or NCHW (0); default: the trainer's (NHWC on CPU, NCHW on CUDA)")
     p.add_argument("--z-dim", type=int, default=512)
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true")
@@ -91,17 +96,18 @@ def main() -> None:
     device = resolve_device(args.device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else (
         f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads")
-    print(f"# {args.resolution}x{args.resolution}, width {args.width}, batch {args.batch}, z/w {args.z_dim}, "
+    print(f"# {args.resolution}x{args.resolution}, width {args.width}, channel base {args.channel_base}, "
+          f"batch {args.batch}, z/w {args.z_dim}, "
           f"{'bf16 ' if args.amp else ''}{where}, torch {torch.__version__}")
-    print("| model | params (G) | train img/s (median) | train windows | gen img/s | peak mem MB | "
+    print("| model | layout | params (G) | train img/s (median) | train windows | gen img/s | peak mem MB | "
           "train ratio to StyleGAN2 |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     base = None
     for model in models:
         r = measure(model, args)
         base = base or r["train"]
         windows = ", ".join(f"{x:.1f}" for x in r["train_all"])
-        print(f"| {model} | {r['params'] / 1e6:.2f}M | {r['train']:.1f} | {windows} | {r['gen']:.0f} | "
+        print(f"| {model} | {r['layout']} | {r['params'] / 1e6:.2f}M | {r['train']:.1f} | {windows} | {r['gen']:.0f} | "
               f"{r['mem']:.0f} | {r['train'] / base:.2f} |", flush=True)
 
 

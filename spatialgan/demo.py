@@ -23,8 +23,8 @@ from spatialgan.training.loop import Trainer
 # Colour photos that scikit-image ships inside its wheel (no download on first use).
 DEMO_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
 
-DEMO_CONFIG = dict(model="stylegan2", resolution=32, batch=32, kimg=12.0, width=64, z_dim=128, w_dim=128,
-                   mapping_layers=4, tick_kimg=1.0, snap_kimg=3.0, grid=64, device="cpu")
+DEMO_CONFIG = dict(model="stylegan2", resolution=32, batch=32, kimg=36.0, width=64, z_dim=128, w_dim=128,
+                   mapping_layers=4, tick_kimg=1.0, snap_kimg=6.0, grid=64, device="cpu")
 
 
 def bundled_photos() -> dict[str, np.ndarray]:

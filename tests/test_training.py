@@ -109,3 +109,13 @@ def test_training_learns_the_data_colour(tmp_path):
     with torch.no_grad():
         after = (t.G_ema(torch.randn(64, 16)).mean(dim=(0, 2, 3)) - target).abs().max()
     assert before > 0.4 and after < 0.15, (before, after)
+
+
+def test_config_defaults_follow_stylegan2_ada_and_device():
+    cfg = TrainConfig(resolution=256, batch=64, device="cpu")
+    assert cfg.gamma == pytest.approx(0.0002 * 256 ** 2 / 64)
+    assert cfg.ema_kimg == pytest.approx(20.0)
+    assert (cfg.beta1, cfg.beta2) == (0.0, 0.99) and isinstance(cfg.beta1, float)
+    assert cfg.width == 128 and cfg.channels_last is True      # CPU defaults
+    assert TrainConfig(device="cuda").width == 512 and TrainConfig(device="cuda").channels_last is False
+    assert TrainConfig.from_dict({**cfg.to_dict(), "unknown_future_key": 1}) == cfg
