@@ -43,16 +43,17 @@ def parse_seeds(text: str) -> list[int]:
     return seeds
 
 
-def latent_for_seed(seed: int, z_dim: int) -> torch.Tensor:
-    """The z of a seed: identical on every device and in every tool (CLI, app, report)."""
-    return torch.randn(1, z_dim, generator=torch.Generator().manual_seed(seed))
+def latent_for_seed(seed: int, shape: int | tuple[int, ...]) -> torch.Tensor:
+    """The z of a seed, shape (1, *shape): identical on every device and in every tool (CLI, app, report)."""
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return torch.randn(1, *shape, generator=torch.Generator().manual_seed(seed))
 
 
 @torch.no_grad()
 def generate_images(G, hooks, cfg: TrainConfig, seeds: list[int], truncation_psi: float = 1.0,
                     noise_mode: str = "const", batch: int = 16) -> torch.Tensor:
     device = next(G.parameters()).device
-    z = torch.cat([latent_for_seed(s, cfg.z_dim) for s in seeds]).to(device)
+    z = torch.cat([latent_for_seed(s, hooks.latent_shape()) for s in seeds]).to(device)
     return torch.cat([hooks.sample_images(G, chunk, truncation_psi, noise_mode) for chunk in z.split(batch)])
 
 

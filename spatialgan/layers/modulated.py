@@ -44,6 +44,36 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     return out.reshape(batch, out_ch, *out.shape[-2:])
 
 
+def spatially_modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
+                               padding: int = 0, gain: float = 1.0, eps: float = 1e-8) -> torch.Tensor:
+    """SSN's spatially modulated convolution (appendix A): y = w * (s . h) / sigma_E(w, s).
+
+    styles is a map (B, Cin, H, W) at x's resolution. sigma_E[b, o]^2 is the spatial mean of the convolution
+    (w^2 * s^2)[b, o, i, j]; that convolution uses replicate padding so that a constant s gives exactly
+    StyleGAN2's demodulation. Per-pixel styles cannot be folded into the weights, so the input is modulated.
+    """
+    y = F.conv2d(x * styles.to(x.dtype), weight.to(x.dtype), padding=padding)
+    if not demodulate:
+        return y * gain if gain != 1.0 else y
+    k = weight.shape[-1]
+    s2 = F.pad(styles.square(), (k // 2,) * 4, mode="replicate") if k > 1 else styles.square()
+    energy = F.conv2d(s2, weight.square()).mean(dim=(2, 3))        # (B, Cout)
+    dcoefs = (energy + eps).rsqrt() * gain
+    return y * dcoefs[:, :, None, None].to(y.dtype)
+
+
+def spatial_styles(affine: EqualizedLinear, w_map: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Spatial encoder step of one layer: the layer's affine map applied per latent block as a 1x1 conv, then
+    bilinear upsampling (half-pixel centres) to the layer's resolution. Both are linear and the bilinear weights
+    sum to one, so this equals upsampling w first and applying the 1x1 conv after, at a fraction of the cost."""
+    weight = affine.weight * affine.weight_gain
+    bias = affine.bias * affine.bias_gain if affine.bias is not None else None
+    styles = F.conv2d(w_map, weight[:, :, None, None].to(w_map.dtype), bias)
+    if styles.shape[-2:] != size:
+        styles = F.interpolate(styles, size=size, mode="bilinear", align_corners=False)
+    return styles
+
+
 def resolve_fused(fused: bool | str, x: torch.Tensor) -> bool:
     """'auto': non-fused while training (faster backward) and on CPU (measured faster there at inference too);
     the grouped form only for CUDA inference."""
@@ -53,7 +83,10 @@ def resolve_fused(fused: bool | str, x: torch.Tensor) -> bool:
 
 
 class ModulatedConv2d(nn.Module):
-    """A conv whose input channels are scaled per sample by an affine map of w (styles init to 1)."""
+    """A conv whose input channels are scaled by an affine map of w (styles init to 1).
+
+    w is a vector per sample (B, w_dim) for StyleGAN2, or a map (B, w_dim, h, w) for SSN; the parameters are the
+    same in both cases, which is what makes StyleGAN2 -> SSN transfer exact for spatially constant latents."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, w_dim: int,
                  demodulate: bool = True, fused: bool | str = "auto"):
@@ -66,8 +99,11 @@ class ModulatedConv2d(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | str | None = None,
                 gain: float = 1.0) -> torch.Tensor:
-        styles = self.affine(w)
         weight = self.weight * self.weight_gain
+        if w.ndim == 4:  # a spatial style map (B, w_dim, h, w): SSN
+            styles = spatial_styles(self.affine, w, tuple(x.shape[-2:]))
+            return spatially_modulated_conv2d(x, weight, styles, self.demodulate, self.kernel_size // 2, gain)
+        styles = self.affine(w)
         use_fused = resolve_fused(self.fused if fused is None else fused, x)
         return modulated_conv2d(x, weight, styles, self.demodulate, self.kernel_size // 2, use_fused, gain)
 

@@ -9,8 +9,10 @@ from torch import nn
 
 from spatialgan import SpatialGANError
 from spatialgan.models.discriminator import Discriminator
+from spatialgan.models.ssn import SSNGenerator
 from spatialgan.models.stylegan2 import StyleGAN2Generator
 from spatialgan.training.hooks import TrainingHooks
+from spatialgan.training.ssn_hooks import SSNHooks
 
 
 @dataclass(frozen=True)
@@ -31,8 +33,15 @@ def build_stylegan2(cfg) -> nn.Module:
                               channel_base=cfg.channel_base, channel_max=cfg.width, upsample=cfg.upsample)
 
 
+def build_ssn(cfg) -> nn.Module:
+    return SSNGenerator(cfg.resolution, latent_rows=cfg.latent_rows, latent_cols=cfg.latent_cols, z_dim=cfg.z_dim,
+                        w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base,
+                        channel_max=cfg.width, upsample=cfg.upsample)
+
+
 MODELS: dict[str, ModelSpec] = {
     "stylegan2": ModelSpec("stylegan2", build_stylegan2, build_discriminator, TrainingHooks),
+    "ssn": ModelSpec("ssn", build_ssn, build_discriminator, SSNHooks),
 }
 
 

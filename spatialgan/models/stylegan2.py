@@ -73,8 +73,9 @@ class SynthesisNetwork(nn.Module):
         self.num_ws = 2 * log2 - 2
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws:
-            raise ValueError(f"ws must have shape (B, {self.num_ws}, {self.w_dim}), got {tuple(ws.shape)}")
+        # (B, num_ws, w_dim) style vectors, or (B, num_ws, w_dim, h, w) style maps (SSN).
+        if ws.ndim not in (3, 5) or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
+            raise ValueError(f"ws must have shape (B, {self.num_ws}, {self.w_dim}[, h, w]), got {tuple(ws.shape)}")
         x = rgb = None
         w_idx = 0
         for block in self.blocks:

@@ -23,6 +23,8 @@ class TrainConfig:
     mapping_layers: int = 8
     upsample: str = "bilinear"
     downsample: str = "fir"
+    latent_rows: int = 4             # SSN: latent block grid
+    latent_cols: int = 4
     # Optimisation
     lr: float = 0.0025
     beta1: float = 0.0
@@ -34,6 +36,8 @@ class TrainConfig:
     pl_batch_shrink: int = 2
     pl_decay: float = 0.01
     style_mixing: float = 0.9
+    lambda_distortion: float = 100.0  # SSN: weight of the distortion regularizer R_D
+    distortion_interval: int = 4      # SSN: R_D every N steps (lazy, weight scaled by N), on half the batch
     ema_kimg: float | None = None    # EMA half-life in kimg; None: batch * 10 / 32
     ema_rampup: float | None = 0.05
     # Data

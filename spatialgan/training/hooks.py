@@ -17,9 +17,13 @@ class TrainingHooks:
     def __init__(self, config):
         self.config = config
 
+    def latent_shape(self) -> tuple[int, ...]:
+        """Shape of one sample's z (without the batch axis)."""
+        return (self.config.z_dim,)
+
     def sample_request(self, batch_size: int, device: torch.device) -> dict:
         """What to generate next: at least the latent 'z'."""
-        return {"z": torch.randn(batch_size, self.config.z_dim, device=device)}
+        return {"z": torch.randn(batch_size, *self.latent_shape(), device=device)}
 
     def generate(self, G: nn.Module, request: dict, update_w_avg: bool = False,
                  style_mixing: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -185,7 +185,7 @@ class Trainer:
     def grid_latents(self) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.cfg.seed + 12345)
         n = self.cfg.grid if self.cfg.resolution <= 128 else min(self.cfg.grid, 16)
-        return torch.randn(n, self.cfg.z_dim, generator=g)
+        return torch.randn(n, *self.hooks.latent_shape(), generator=g)
 
     def sample_grid(self) -> torch.Tensor:
         z = self.grid_latents().to(self.device)

@@ -1,0 +1,1 @@
+"""Rendering tools on top of trained generators: SSN block resampling, overlays."""

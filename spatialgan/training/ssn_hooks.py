@@ -1,0 +1,39 @@
+"""SSN training hooks: spatial latents, no style mixing, and the distortion regularizer R_D."""
+
+from __future__ import annotations
+
+import torch
+
+from spatialgan.render.blocks import outside_block_distortion, replace_one_block_each
+from spatialgan.training.hooks import TrainingHooks
+
+
+class SSNHooks(TrainingHooks):
+    def grid(self) -> tuple[int, int]:
+        return self.config.latent_rows, self.config.latent_cols
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return (self.config.z_dim, *self.grid())
+
+    def generate(self, G, request, update_w_avg=False, style_mixing=None):
+        w_blocks = G.map(request["z"], update_w_avg=update_w_avg)
+        return G.synthesize(w_blocks), w_blocks
+
+    def generator_regularizers(self, trainer, request, images, ws, step):
+        """R_D = E sum_a sum_{b != a} D(g(z)_b, g(z~_a)_b): one random block a per sample, on half the batch,
+        every `distortion_interval` steps with the weight scaled by the interval (lazy, like path length).
+        Both images use the layers' constant noise so that only the latent change is measured."""
+        cfg = self.config
+        if cfg.lambda_distortion <= 0 or step % cfg.distortion_interval != 0:
+            return {}
+        return {"distortion": cfg.lambda_distortion * cfg.distortion_interval *
+                self.distortion_penalty(trainer.G, request["z"][: max(1, request["z"].shape[0] // 2)]).mean()}
+
+    def distortion_penalty(self, G, z: torch.Tensor) -> torch.Tensor:
+        rows, cols = self.grid()
+        n = z.shape[0]
+        block_rows = torch.randint(0, rows, (n,), device=z.device)
+        block_cols = torch.randint(0, cols, (n,), device=z.device)
+        z_tilde = replace_one_block_each(z, block_rows, block_cols, torch.randn_like(z))
+        both = G.synthesize(G.map(torch.cat([z, z_tilde])), noise_mode="const")
+        return outside_block_distortion(both[:n], both[n:], block_rows, block_cols, (rows, cols), per_block=True)

@@ -1,0 +1,155 @@
+"""SSN: spatially modulated conv, spatial latents, block resampling, distortion, and StyleGAN2 transfer."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spatialgan.layers.modulated import ModulatedConv2d, modulated_conv2d, spatially_modulated_conv2d
+from spatialgan.models.ssn import SSNGenerator
+from spatialgan.models.stylegan2 import StyleGAN2Generator
+from spatialgan.render.blocks import (block_bounds, block_mask, outside_block_distortion, replace_blocks,
+                                      replace_one_block_each)
+from spatialgan.training.config import TrainConfig
+from spatialgan.training.ssn_hooks import SSNHooks
+
+SMALL = dict(z_dim=8, w_dim=8, mapping_layers=2, channel_max=8)
+
+
+def test_spatially_modulated_conv_matches_direct_reference():
+    x = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    w = torch.randn(4, 3, 3, 3, dtype=torch.float64)
+    s = torch.randn(2, 3, 5, 6, dtype=torch.float64)
+    out = spatially_modulated_conv2d(x, w, s, demodulate=True, padding=1)
+    # Direct: y = conv(s*h); energy[n, o, i, j] = sum_{c, di, dj} w[o,c,di,dj]^2 s[n,c,clamp(i+di-1),clamp(j+dj-1)]^2
+    y = F.conv2d(s * x, w, padding=1)
+    energy = torch.zeros(2, 4, 5, 6, dtype=torch.float64)
+    for i in range(5):
+        for j in range(6):
+            for di in range(3):
+                for dj in range(3):
+                    ii, jj = min(max(i + di - 1, 0), 4), min(max(j + dj - 1, 0), 5)
+                    energy[:, :, i, j] += (w[:, :, di, dj] ** 2 @ (s[:, :, ii, jj] ** 2).t()).t()
+    sigma = (energy.mean(dim=(2, 3)) + 1e-8).sqrt()
+    torch.testing.assert_close(out, y / sigma[:, :, None, None])
+    torch.testing.assert_close(spatially_modulated_conv2d(x, w, s, demodulate=False, padding=1), y)
+
+
+def test_constant_styles_give_exactly_stylegan2_demodulation():
+    x = torch.randn(2, 6, 7, 7, dtype=torch.float64)
+    w = torch.randn(5, 6, 3, 3, dtype=torch.float64)
+    s = torch.randn(2, 6, dtype=torch.float64)
+    spatial = spatially_modulated_conv2d(x, w, s[:, :, None, None].expand(-1, -1, 7, 7), True, 1)
+    torch.testing.assert_close(spatial, modulated_conv2d(x, w, s, True, 1), rtol=1e-12, atol=1e-12)
+    layer = ModulatedConv2d(6, 5, 3, w_dim=4).double()
+    wv = torch.randn(2, 4, dtype=torch.float64)
+    torch.testing.assert_close(layer(x, wv[:, :, None, None].expand(-1, -1, 3, 3)), layer(x, wv))
+
+
+def test_latent_grid_shapes_including_8x8_and_nonsquare():
+    for rows, cols in ((4, 4), (8, 8), (2, 3)):
+        G = SSNGenerator(16, rows, cols, **SMALL)
+        assert G(torch.randn(2, 8, rows, cols)).shape == (2, 3, 16, 16)
+    with pytest.raises(ValueError, match="SSN latents"):
+        SSNGenerator(16, **SMALL)(torch.randn(2, 8))
+
+
+def test_mapping_is_the_same_mlp_on_every_block():
+    G = SSNGenerator(8, 2, 3, **SMALL)
+    z = torch.randn(2, 8, 2, 3)
+    w = G.map(z)
+    torch.testing.assert_close(w[:, 1, 2], G.mapping(z[:, :, 1, 2]))
+
+
+def test_resampling_every_block_gives_the_fresh_sample():
+    G = SSNGenerator(16, 4, 4, **SMALL).eval()
+    z, fresh = torch.randn(1, 8, 4, 4), torch.randn(1, 8, 4, 4)
+    all_blocks = [(r, c) for r in range(4) for c in range(4)]
+    z_new = z
+    for block in all_blocks:  # one block at a time, in turn
+        z_new = replace_blocks(z_new, [block], fresh)
+    with torch.no_grad():
+        assert torch.equal(G(z_new, noise_mode="const"), G(fresh, noise_mode="const"))
+        partial = G(replace_blocks(z, all_blocks[:5], fresh), noise_mode="const")
+        assert not torch.equal(partial, G(fresh, noise_mode="const"))
+
+
+def test_transfer_from_stylegan2_reproduces_images_for_constant_latents():
+    torch.manual_seed(3)
+    sg2 = StyleGAN2Generator(16, **SMALL).eval()
+    with torch.no_grad():
+        for m in sg2.modules():  # non-trivial noise strengths and biases
+            if hasattr(m, "strength"):
+                m.strength.fill_(0.2)
+    ssn = SSNGenerator(16, 4, 4, **SMALL).eval()
+    ssn.load_state_dict(sg2.state_dict())
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        ref = sg2(z, noise_mode="const")
+        out = ssn(z[:, :, None, None].expand(-1, -1, 4, 4), noise_mode="const")
+    assert (out - ref).abs().max() < 1e-4
+
+
+class IndependentBlocks(nn.Module):
+    """Each output block depends only on its own latent block (nearest upsampling of a 1x1 projection)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(8, 3)
+
+    def map(self, z, truncation_psi=1.0, update_w_avg=False):
+        return z.permute(0, 2, 3, 1)
+
+    def synthesize(self, w_blocks, noise_mode="random"):
+        x = self.proj(w_blocks).permute(0, 3, 1, 2)
+        return F.interpolate(x, scale_factor=4, mode="nearest")
+
+
+def test_distortion_regularizer_zero_without_block_interaction_and_positive_with_it():
+    cfg = TrainConfig(model="ssn", resolution=16, z_dim=8, device="cpu")
+    hooks = SSNHooks(cfg)
+    z = torch.randn(6, 8, 4, 4)
+    assert hooks.distortion_penalty(IndependentBlocks(), z).abs().max() == 0
+    ssn = SSNGenerator(16, 4, 4, **SMALL)
+    assert (hooks.distortion_penalty(ssn, z) > 0).all()
+
+
+def test_outside_block_distortion_matches_loop():
+    a, b = torch.randn(2, 3, 8, 12), torch.randn(2, 3, 8, 12)
+    rows, cols = torch.tensor([0, 1]), torch.tensor([2, 0])
+    per_block = outside_block_distortion(a, b, rows, cols, (2, 3), per_block=True)
+    mean = outside_block_distortion(a, b, rows, cols, (2, 3), per_block=False)
+    for i in range(2):
+        blocks = []
+        for r in range(2):
+            for c in range(3):
+                if (r, c) != (int(rows[i]), int(cols[i])):
+                    t, bt, l, rt = block_bounds(r, c, (2, 3), (8, 12))
+                    blocks.append((a[i, :, t:bt, l:rt] - b[i, :, t:bt, l:rt]).square())
+        assert per_block[i].item() == pytest.approx(sum(x.mean().item() for x in blocks), rel=1e-5)
+        assert mean[i].item() == pytest.approx(torch.cat([x.flatten() for x in blocks]).mean().item(), rel=1e-5)
+
+
+def test_block_helpers():
+    assert block_bounds(1, 2, (4, 4), (32, 32)) == (8, 16, 16, 24)
+    assert block_mask([(0, 0), (3, 3)], (4, 4), (8, 8)).sum() == 8
+    with pytest.raises(ValueError, match="outside"):
+        block_bounds(4, 0, (4, 4), (32, 32))
+    z, fresh = torch.zeros(3, 2, 2, 2), torch.ones(3, 2, 2, 2)
+    out = replace_one_block_each(z, torch.tensor([0, 1, 1]), torch.tensor([1, 0, 1]), fresh)
+    assert out.sum() == 6 and out[0, :, 0, 1].sum() == 2 and out[2, :, 1, 1].sum() == 2
+
+
+def test_ssn_trains_with_distortion_and_checkpoints(tmp_path):
+    from spatialgan.generate import generate_images, load_generator
+    from spatialgan.training.loop import Trainer
+
+    cfg = TrainConfig(model="ssn", resolution=8, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2,
+                      latent_rows=2, latent_cols=2, distortion_interval=1, device="cpu", outdir=str(tmp_path), grid=4)
+    t = Trainer(cfg)
+    t.train_step(torch.rand(4, 3, 8, 8) * 2 - 1)
+    assert "Loss/distortion" in t.stats.means()
+    t.save_snapshot()
+    G, loaded_cfg, hooks = load_generator(tmp_path)
+    assert isinstance(G, SSNGenerator) and hooks.latent_shape() == (8, 2, 2)
+    assert generate_images(G, hooks, loaded_cfg, [0, 1]).shape == (2, 3, 8, 8)
