@@ -1,4 +1,4 @@
-"""The `spatialgan` command line: train, generate, dataset, demo."""
+"""The `spatialgan` command line: train, generate, resample, dataset, demo."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ TRAIN_FLAGS = {
     "workers": (int, "data loader processes"), "seed": (int, "random seed"), "device": (str, "auto, cpu or cuda"),
     "tick_kimg": (float, "kimg between stats lines"), "snap_kimg": (float, "kimg between snapshots"),
     "keep": (int, "snapshots to keep (0: all)"),
+    "lambda_distortion": (float, "SSN: weight of the distortion regularizer (default 100)"),
+    "distortion_interval": (int, "SSN: distortion regularizer every N steps (default 4)"),
 }
 
 
@@ -35,6 +37,7 @@ def _add_train(sub):
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, help=text)
     p.add_argument("--xflip", action="store_true", default=None, help="random horizontal flips of reals")
     p.add_argument("--amp", action="store_true", default=None, help="bf16 mixed precision (CUDA only)")
+    p.add_argument("--latent-grid", default=None, help="SSN: latent block grid ROWSxCOLS (default 4x4)")
     p.add_argument("--resume", default=None, help="run folder or checkpoint to continue from")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
@@ -45,6 +48,11 @@ def cmd_train(args) -> int:
     from spatialgan.training.loop import Trainer
 
     given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp"] if getattr(args, k) is not None}
+    if args.latent_grid:
+        try:
+            given["latent_rows"], given["latent_cols"] = (int(v) for v in args.latent_grid.lower().split("x"))
+        except ValueError:
+            raise SpatialGANError(f"--latent-grid takes ROWSxCOLS such as 4x4, got {args.latent_grid!r}") from None
     if args.resume:
         ckpt = resolve_checkpoint(args.resume)
         given.setdefault("outdir", str(ckpt.parent))
@@ -85,6 +93,37 @@ def cmd_generate(args) -> int:
     images = generate_images(G, hooks, cfg, seeds, args.trunc, args.noise_mode)
     written = write_outputs(images, seeds, args.outdir, args.grid)
     print(f"wrote {len(written)} file(s) to {args.outdir}")
+    return 0
+
+
+def _add_resample(sub):
+    p = sub.add_parser("resample", help="SSN: redraw chosen latent blocks of an image",
+                       description="Writes original.png, resample_KK.png, overview.png (latent grid overlaid, "
+                                   "resampled blocks marked, then the resamples) and latents.safetensors.")
+    p.add_argument("--ckpt", required=True, help="SSN checkpoint file or run folder")
+    p.add_argument("--seed", type=int, default=0, help="seed of the image to edit")
+    p.add_argument("--blocks", nargs="+", required=True, help="blocks as row,column, e.g. 0,1 0,2")
+    p.add_argument("--count", type=int, default=4, help="number of resamples")
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--trunc", type=float, default=1.0)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_resample)
+
+
+def cmd_resample(args) -> int:
+    from spatialgan.generate import load_generator
+    from spatialgan.render.resample import parse_blocks, resample_blocks, write_resample_outputs
+    from spatialgan.training.loop import resolve_device
+
+    if args.count < 1:
+        raise SpatialGANError("--count must be at least 1")
+    G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    if cfg.model != "ssn":
+        raise SpatialGANError(f"{args.ckpt} holds a {cfg.model} model; block resampling needs --model ssn")
+    blocks = parse_blocks(args.blocks, (cfg.latent_rows, cfg.latent_cols))
+    result = resample_blocks(G, hooks, args.seed, blocks, args.count, args.trunc)
+    written = write_resample_outputs(result, args.outdir)
+    print(f"wrote {len(written)} files to {args.outdir}")
     return 0
 
 
@@ -130,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spatialgan", description="Position-aware GAN image synthesis.")
     parser.add_argument("--version", action="version", version=f"spatialgan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_generate, _add_dataset, _add_demo):
+    for add in (_add_train, _add_generate, _add_resample, _add_dataset, _add_demo):
         add(sub)
     return parser
 

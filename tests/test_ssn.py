@@ -153,3 +153,32 @@ def test_ssn_trains_with_distortion_and_checkpoints(tmp_path):
     G, loaded_cfg, hooks = load_generator(tmp_path)
     assert isinstance(G, SSNGenerator) and hooks.latent_shape() == (8, 2, 2)
     assert generate_images(G, hooks, loaded_cfg, [0, 1]).shape == (2, 3, 8, 8)
+
+
+def test_resample_cli_writes_original_resamples_and_overview(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from conftest import write_image_folder
+    from spatialgan.cli import main
+
+    data = write_image_folder(tmp_path / "data", count=8, size=10)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "ssn", "--data", str(data), "--outdir", str(run), "--kimg", "0.016",
+                 "--resolution", "16", "--batch", "8", "--width", "8", "--z-dim", "8", "--w-dim", "8",
+                 "--mapping-layers", "2", "--latent-grid", "4x4", "--device", "cpu", "--quiet"]) == 0
+    out = tmp_path / "res"
+    assert main(["resample", "--ckpt", str(run), "--seed", "3", "--blocks", "0,1", "2,2", "--count", "3",
+                 "--outdir", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["latents.safetensors", "original.png", "overview.png", "resample_00.png", "resample_01.png",
+                     "resample_02.png"]
+    orig = np.asarray(Image.open(out / "original.png")).astype(int)
+    res = np.asarray(Image.open(out / "resample_00.png")).astype(int)
+    assert orig.shape == (16, 16, 3) and np.abs(orig - res).max() > 0
+    assert Image.open(out / "overview.png").size[0] > 4 * 16 * 4  # original with grid + 3 resamples, 4x upscaled
+    # The original is the generate command's image of the same seed.
+    assert main(["generate", "--ckpt", str(run), "--seeds", "3", "--outdir", str(tmp_path / "g")]) == 0
+    assert np.array_equal(orig, np.asarray(Image.open(tmp_path / "g" / "seed0003.png")).astype(int))
+    assert main(["resample", "--ckpt", str(run), "--blocks", "9,9", "--outdir", str(out)]) == 2
+    assert "outside the 4x4 latent grid" in capsys.readouterr().err
