@@ -182,3 +182,41 @@ def test_resample_cli_writes_original_resamples_and_overview(tmp_path, capsys):
     assert np.array_equal(orig, np.asarray(Image.open(tmp_path / "g" / "seed0003.png")).astype(int))
     assert main(["resample", "--ckpt", str(run), "--blocks", "9,9", "--outdir", str(out)]) == 2
     assert "outside the 4x4 latent grid" in capsys.readouterr().err
+    report = tmp_path / "report.json"
+    assert main(["evaluate", "--ckpt", str(run), "--metrics", "distortion", "--num", "8", "--out", str(report)]) == 0
+    import json
+    result = json.loads(report.read_text())["results"][0]
+    assert result["metric"] == "distortion" and result["num_samples"] == 8 and result["value"] > 0
+    assert main(["evaluate", "--ckpt", str(run), "--metrics", "fid"]) == 2
+    assert "unknown metric" in capsys.readouterr().err
+
+
+def test_distortion_metric_zero_for_independent_blocks_and_matches_direct_average():
+    from spatialgan.metrics.distortion import distortion
+
+    class Independent(IndependentBlocks):
+        z_dim, latent_rows, latent_cols = 8, 4, 4
+
+        def forward(self, z, truncation_psi=1.0, noise_mode="const"):
+            return self.synthesize(self.map(z))
+
+    assert distortion(Independent(), num_samples=10, batch=4)["value"] == 0
+    G = SSNGenerator(16, 4, 4, **SMALL).eval()
+    result = distortion(G, num_samples=6, batch=4, seed=5)
+    # Direct recomputation with the same random stream, one sample at a time.
+    gen = torch.Generator().manual_seed(5)
+    values = []
+    for n in (4, 2):
+        z, fresh = torch.randn(n, 8, 4, 4, generator=gen), torch.randn(n, 8, 4, 4, generator=gen)
+        r, c = torch.randint(0, 4, (n,), generator=gen), torch.randint(0, 4, (n,), generator=gen)
+        for i in range(n):
+            zt = z[i:i + 1].clone()
+            zt[:, :, r[i], c[i]] = fresh[i, :, r[i], c[i]]
+            with torch.no_grad():
+                d = (G(z[i:i + 1], noise_mode="const") - G(zt, noise_mode="const")).square().mean(1)[0]
+            t, b, l, rr = block_bounds(int(r[i]), int(c[i]), (4, 4), (16, 16))
+            keep = torch.ones(16, 16, dtype=torch.bool)
+            keep[t:b, l:rr] = False
+            values.append(d[keep].mean().item())
+    assert result["value"] == pytest.approx(sum(values) / 6, rel=1e-5)
+    assert result["num_samples"] == 6 and "outside one resampled block" in result["protocol"]

@@ -1,0 +1,1 @@
+"""Evaluation metrics; each returns a dict with its value and the protocol used."""
