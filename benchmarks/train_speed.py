@@ -59,7 +59,7 @@ def measure(model: str, args) -> dict:
         train_rates.append(window * args.batch / (time.perf_counter() - start))
     trainer.stats.means()
     G = trainer.G_ema
-    z = torch.randn(args.batch, args.z_dim, device=device)
+    z = torch.randn(args.batch, *trainer.hooks.latent_shape(), device=device)
     gen_rates = []
     with torch.no_grad():
         for i in range(args.repeats + 1):
