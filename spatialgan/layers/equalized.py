@@ -17,11 +17,8 @@ def bias_act(x: torch.Tensor, bias: torch.Tensor | None, activation: str, dim: i
         shape = [1] * x.ndim
         shape[dim] = -1
         x = x + bias.reshape(shape)
-    if activation == "lrelu":
-        return F.leaky_relu(x, 0.2) * LRELU_GAIN
-    if activation == "linear":
-        return x
-    raise ValueError(f"unknown activation {activation!r}; expected 'linear' or 'lrelu'")
+    x = _activate(x, activation)
+    return x * LRELU_GAIN if activation == "lrelu" else x
 
 
 class EqualizedLinear(nn.Module):
