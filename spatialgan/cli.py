@@ -26,6 +26,10 @@ TRAIN_FLAGS = {
     "keep": (int, "snapshots to keep (0: all)"),
     "lambda_distortion": (float, "SSN: weight of the distortion regularizer (default 100)"),
     "distortion_interval": (int, "SSN: distortion regularizer every N steps (default 4)"),
+    "metrics": (str, "metrics at each snapshot, e.g. swd,fid (see `evaluate`)"),
+    "metrics_num": (int, "generated samples per evaluation (default 2000)"),
+    "metrics_features": (str, "features for fid/kid/pr: inception or resnet20 (proxy)"),
+    "metrics_weights": (str, "weights file of the feature extractor"),
 }
 
 
@@ -127,15 +131,27 @@ def cmd_resample(args) -> int:
     return 0
 
 
-METRICS = ("distortion",)
-
-
 def _add_evaluate(sub):
+    from spatialgan.metrics.evaluate import METRICS
+
     p = sub.add_parser("evaluate", help="compute metrics of a checkpoint and write a JSON report",
-                       description="Metrics available now: distortion (SSN).")
+                       description="FID/KID/precision-recall use the FID Inception (local weights file) or, with "
+                                   "--features resnet20, a CIFAR-10 ResNet-20 proxy; SWD needs no weights; ppl is "
+                                   "the pixel-space variant; distortion is SSN's. Real-image features are cached.")
     p.add_argument("--ckpt", required=True)
-    p.add_argument("--metrics", default="distortion", help=f"comma list of: {', '.join(METRICS)}")
-    p.add_argument("--num", type=int, default=1000, help="number of samples")
+    p.add_argument("--data", default=None, help="real images (default: the checkpoint's training data)")
+    p.add_argument("--metrics", default="swd", help=f"comma list of: {', '.join(METRICS)}")
+    p.add_argument("--num", type=int, default=10000, help="number of generated samples")
+    p.add_argument("--num-real", type=int, default=None, help="real images (default: min(dataset, --num))")
+    p.add_argument("--features", default="inception", choices=["inception", "resnet20"])
+    p.add_argument("--inception-weights", default=None,
+                   help="pt_inception-2015-12-05-6726825d.pth (or set SPATIALGAN_INCEPTION)")
+    p.add_argument("--resnet20-weights", default=None,
+                   help="resnet20-cifar10-12fca82f.th (or set SPATIALGAN_RESNET20)")
+    p.add_argument("--cache-dir", default=None, help="real-feature cache (default ~/.cache/spatialgan)")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the real-feature cache")
+    p.add_argument("--truncation-psi", type=float, default=1.0)
+    p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON report path")
     p.add_argument("--device", default="cpu")
@@ -146,27 +162,22 @@ def cmd_evaluate(args) -> int:
     import json
 
     from spatialgan.generate import load_generator
+    from spatialgan.metrics.evaluate import EvalOptions, evaluate, format_table, parse_metrics
     from spatialgan.training.loop import resolve_device
 
-    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
-    unknown = [m for m in names if m not in METRICS]
-    if unknown or not names:
-        raise SpatialGANError(f"unknown metric(s) {', '.join(unknown) or '(none)'}; available: {', '.join(METRICS)}")
-    if args.num < 1:
-        raise SpatialGANError("--num must be at least 1")
-    G, cfg, _ = load_generator(args.ckpt, resolve_device(args.device))
-    results = []
-    for name in names:
-        if name == "distortion":
-            if cfg.model != "ssn":
-                raise SpatialGANError(f"distortion needs an SSN checkpoint; {args.ckpt} holds {cfg.model}")
-            from spatialgan.metrics.distortion import distortion
-
-            results.append(distortion(G, args.num, seed=args.seed))
-    for r in results:
-        print(f"{r['metric']:<12} {r['value']:.6g}   ({r['num_samples']} samples, seed {r['seed']})")
+    names = parse_metrics(args.metrics)
+    if args.num < 2 or args.batch < 1:
+        raise SpatialGANError("--num must be at least 2 and --batch at least 1")
+    G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    options = EvalOptions(num=args.num, num_real=args.num_real, seed=args.seed, batch=args.batch,
+                          truncation_psi=args.truncation_psi, features=args.features,
+                          feature_weights=args.inception_weights if args.features == "inception"
+                          else args.resnet20_weights, cache_dir="" if args.no_cache else args.cache_dir)
+    results = evaluate(G, hooks, cfg, names, args.data or cfg.data, options)
+    print(format_table(results))
     if args.out:
-        Path(args.out).write_text(json.dumps({"checkpoint": str(args.ckpt), "results": results}, indent=1))
+        Path(args.out).write_text(json.dumps({"checkpoint": str(args.ckpt), "model": cfg.model,
+                                              "results": results}, indent=1))
     return 0
 
 

@@ -187,7 +187,7 @@ def test_resample_cli_writes_original_resamples_and_overview(tmp_path, capsys):
     import json
     result = json.loads(report.read_text())["results"][0]
     assert result["metric"] == "distortion" and result["num_samples"] == 8 and result["value"] > 0
-    assert main(["evaluate", "--ckpt", str(run), "--metrics", "fid"]) == 2
+    assert main(["evaluate", "--ckpt", str(run), "--metrics", "fidd"]) == 2
     assert "unknown metric" in capsys.readouterr().err
 
 

@@ -53,6 +53,11 @@ class TrainConfig:
     snap_kimg: float = 10.0
     keep: int = 0                    # snapshots to keep (0: all)
     grid: int = 64                   # images in each snapshot grid
+    # Evaluation at each snapshot (logged as Metrics/<name> to stats.jsonl and TensorBoard)
+    metrics: str = ""                # comma list, e.g. "swd,fid"; empty: none
+    metrics_num: int = 2000          # generated samples per evaluation
+    metrics_features: str = "inception"  # or "resnet20" (proxy)
+    metrics_weights: str | None = None   # feature-extractor weights file
 
     def __post_init__(self):
         if self.width is None:
@@ -76,6 +81,10 @@ class TrainConfig:
         if self.beta1 != float(self.beta1) or self.beta2 != float(self.beta2):
             raise SpatialGANError("Adam betas must be numbers")
         self.beta1, self.beta2 = float(self.beta1), float(self.beta2)
+        if self.metrics:
+            from spatialgan.metrics.evaluate import parse_metrics
+
+            self.metrics = ",".join(parse_metrics(self.metrics))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -53,6 +53,13 @@ class TrainingHooks:
         """Extra weighted losses added to the generator's main loss, by name (logged as Loss/<name>)."""
         return {}
 
+    def map_latents(self, G: nn.Module, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        """z -> the intermediate latent the synthesis takes (interpolated by PPL, edited by tools)."""
+        return G.map(z, truncation_psi=truncation_psi)
+
+    def synthesize(self, G: nn.Module, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        return G.synthesis(w, noise_mode)
+
     @torch.no_grad()
     def sample_images(self, G: nn.Module, z: torch.Tensor, truncation_psi: float = 1.0,
                       noise_mode: str = "const") -> torch.Tensor:

@@ -57,6 +57,7 @@ class Trainer:
         self.last_snap_nimg = 0
         self.stats = StatCollector()
         self.amp = bool(config.amp and self.device.type == "cuda")
+        self._extractor = None
 
     # ----------------------------------------------------------------- one iteration
     def _autocast(self):
@@ -206,6 +207,7 @@ class Trainer:
         outdir.mkdir(parents=True, exist_ok=True)
         dataset = dataset or ImageDataset(cfg.data, cfg.resolution, crop=cfg.crop, xflip=cfg.xflip)
         batches = iter(self.make_loader(dataset))
+        self.feature_extractor()
         if self.cur_nimg == 0:
             first = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
             save_grid(from_uint8(first), outdir / "reals.png")
@@ -230,6 +232,8 @@ class Trainer:
                     if done or self.cur_nimg >= self.last_snap_nimg + cfg.snap_kimg * 1000:
                         self.last_snap_nimg = self.cur_nimg
                         self.save_snapshot()
+                        if cfg.metrics:
+                            logger.log(self.evaluate_metrics(dataset))
                     tick_start_time = time.time()
         finally:
             bar.close()
@@ -237,6 +241,30 @@ class Trainer:
             _restore_handlers(old_handlers)
         if stop["signal"] is not None:
             print(f"stopped by signal {stop['signal']}; snapshot saved at {self.cur_nimg} images", file=sys.stderr)
+        return record
+
+    def feature_extractor(self):
+        """Built once, and already at start-up, so that a missing weights file fails before training."""
+        from spatialgan.metrics.evaluate import FEATURE_METRICS
+        from spatialgan.metrics.features import build_extractor
+
+        if self._extractor is None and any(m in FEATURE_METRICS for m in self.cfg.metrics.split(",")):
+            self._extractor = build_extractor(self.cfg.metrics_features, self.cfg.metrics_weights, self.device)
+        return self._extractor
+
+    def evaluate_metrics(self, dataset: ImageDataset) -> dict:
+        """cfg.metrics on G_ema against the training data: a record for stats.jsonl (Metrics/<name>)."""
+        from spatialgan.metrics.evaluate import EvalOptions, evaluate
+
+        cfg = self.cfg
+        options = EvalOptions(num=cfg.metrics_num, seed=cfg.seed, features=cfg.metrics_features,
+                              feature_weights=cfg.metrics_weights)
+        start = time.time()
+        results = evaluate(self.G_ema, self.hooks, cfg, cfg.metrics.split(","), dataset.path, options, self.device,
+                           self.feature_extractor())
+        record = {"nimg": self.cur_nimg, "kimg": self.cur_nimg / 1000}
+        record.update({f"Metrics/{r['metric']}": r["value"] for r in results})
+        record["timing/metrics_sec"] = time.time() - start
         return record
 
     def _end_tick(self, logger: StatsLogger, tick_start_time: float) -> dict:

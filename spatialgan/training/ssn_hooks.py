@@ -19,6 +19,9 @@ class SSNHooks(TrainingHooks):
         w_blocks = G.map(request["z"], update_w_avg=update_w_avg)
         return G.synthesize(w_blocks), w_blocks
 
+    def synthesize(self, G, w, noise_mode="const"):
+        return G.synthesize(w, noise_mode)
+
     def generator_regularizers(self, trainer, request, images, ws, step):
         """R_D = E sum_a sum_{b != a} D(g(z)_b, g(z~_a)_b): one random block a per sample, on half the batch,
         every `distortion_interval` steps with the weight scaled by the interval (lazy, like path length).

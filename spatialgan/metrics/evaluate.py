@@ -1,0 +1,194 @@
+"""Runs a set of metrics on one generator in a single pass over generated and real images; the JSON report."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from spatialgan import SpatialGANError
+
+METRICS = ("fid", "kid", "pr", "swd", "ppl", "distortion")
+FEATURE_METRICS = ("fid", "kid", "pr")
+DEFAULT_CACHE = Path(os.environ.get("SPATIALGAN_CACHE", "~/.cache/spatialgan")).expanduser() / "real-features"
+
+
+@dataclass
+class EvalOptions:
+    num: int = 10000                 # generated samples
+    num_real: int | None = None      # real images (default: min(dataset size, num))
+    seed: int = 0
+    batch: int = 64
+    truncation_psi: float = 1.0
+    features: str = "inception"      # or "resnet20" (an in-domain proxy for 32x32 data)
+    feature_weights: str | None = None
+    cache_dir: str | None = None     # None: ~/.cache/spatialgan/real-features; "" disables the cache
+    ppl_sampling: str = "end"
+
+
+def parse_metrics(text: str) -> list[str]:
+    names = [m.strip().lower() for m in text.split(",") if m.strip()]
+    unknown = [m for m in names if m not in METRICS]
+    if unknown or not names:
+        raise SpatialGANError(f"unknown metric(s) {', '.join(unknown) or '(none)'}; available: {', '.join(METRICS)}")
+    return list(dict.fromkeys(names))
+
+
+def dataset_digest(dataset, count: int) -> str:
+    """Content hash of the first `count` items' file bytes (decoding not needed), plus how they are prepared."""
+    h = hashlib.sha256(f"{dataset.resolution}|{count}|center".encode())
+    for i in range(count):
+        h.update(dataset.source.read(i))
+    return h.hexdigest()
+
+
+def real_images(dataset, count: int, batch: int):
+    for start in range(0, count, batch):
+        yield torch.stack([dataset.load(i) for i in range(start, min(count, start + batch))])
+
+
+def real_features(dataset, count: int, extractor, batch: int, cache_dir) -> torch.Tensor:
+    """Features of the first `count` real images, cached on disk by dataset content and extractor protocol."""
+    from safetensors.torch import load_file, save_file
+
+    path = None
+    if cache_dir != "":
+        key = hashlib.sha256(f"{dataset_digest(dataset, count)}|{extractor.name}|{extractor.protocol}".encode())
+        path = Path(cache_dir or DEFAULT_CACHE) / f"{extractor.name}-{key.hexdigest()[:24]}.safetensors"
+        if path.is_file():
+            try:
+                return load_file(str(path))["features"]
+            except Exception:   # a damaged cache file is recomputed, never trusted
+                print(f"warning: ignoring unreadable feature cache {path}", file=sys.stderr)
+    feats = torch.cat([extractor(images) for images in real_images(dataset, count, batch)])
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        save_file({"features": feats.contiguous()}, str(tmp))
+        os.replace(tmp, path)
+    return feats
+
+
+def _record(metric, value, protocol, options, num, **extra) -> dict:
+    return {"metric": metric, "value": value, "protocol": protocol, "num_samples": num, "seed": options.seed,
+            **extra}
+
+
+@torch.no_grad()
+def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOptions | None = None,
+             device=None, extractor=None) -> list[dict]:
+    """Metric records (metric, value, protocol, num_samples, seed, feature_extractor...) in the order asked.
+    `extractor` reuses an already built feature extractor (training builds it once)."""
+    from spatialgan.imageutils import to_uint8
+
+    options = options or EvalOptions()
+    names = parse_metrics(",".join(names))
+    if options.num < 2:
+        raise SpatialGANError("metrics need at least 2 samples (--num)")
+    need_data = [n for n in names if n in FEATURE_METRICS or n == "swd"]
+    dataset = collector_real = collector_fake = None
+    if need_data:
+        from spatialgan.data.dataset import ImageDataset
+
+        if not data:
+            raise SpatialGANError(f"{', '.join(need_data)} compare with real images: pass --data PATH")
+        dataset = ImageDataset(data, cfg.resolution)
+    num_real = min(len(dataset), options.num_real or options.num) if dataset is not None else 0
+    if dataset is not None and num_real < 2:
+        raise SpatialGANError(f"dataset {data} has fewer than 2 images")
+    if extractor is None and any(n in FEATURE_METRICS for n in names):
+        from spatialgan.metrics.features import build_extractor
+
+        extractor = build_extractor(options.features, options.feature_weights,
+                                    device or next(G.parameters()).device)
+    if "swd" in names:
+        from spatialgan.metrics.swd import PatchCollector
+
+        collector_real = PatchCollector(cfg.resolution, options.seed)
+        collector_fake = PatchCollector(cfg.resolution, options.seed + 1)
+        for images in real_images(dataset, num_real, options.batch):
+            collector_real.add(images)
+
+    if not any(n in FEATURE_METRICS for n in names):
+        extractor = None
+    fake_feats = []
+    if extractor is not None or collector_fake is not None:
+        device_g = next(G.parameters()).device
+        # The layers' random noise uses the global RNG: seed it for reproducibility, and restore it afterwards so
+        # that evaluating during training does not change the training run.
+        with torch.random.fork_rng(devices=[device_g] if device_g.type == "cuda" else []):
+            torch.manual_seed(options.seed)
+            gen = torch.Generator().manual_seed(options.seed)
+            done = 0
+            while done < options.num:
+                n = min(options.batch, options.num - done)
+                z = torch.randn(n, *hooks.latent_shape(), generator=gen).to(device_g)
+                images = hooks.sample_images(G, z, options.truncation_psi, "random")
+                uint8 = torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2).contiguous()
+                if extractor is not None:
+                    fake_feats.append(extractor(uint8))
+                if collector_fake is not None:
+                    collector_fake.add(uint8)
+                done += n
+
+    results = []
+    if extractor is not None:
+        fake = torch.cat(fake_feats)
+        real = real_features(dataset, num_real, extractor, options.batch, options.cache_dir)
+        common = {"feature_extractor": extractor.label, "feature_protocol": extractor.protocol,
+                  "num_real": num_real, "data": str(data)}
+        for name in names:
+            if name == "fid":
+                from spatialgan.metrics.fid import fid_from_features
+
+                results.append(_record("fid", fid_from_features(real, fake), "Fréchet distance of Gaussian fits "
+                                       "(unbiased covariance)", options, options.num, **common))
+            elif name == "kid":
+                from spatialgan.metrics.kid import kid
+
+                results.append(_record("kid", kid(real, fake, seed=options.seed), "unbiased MMD^2, cubic polynomial "
+                                       "kernel, 100 subsets of min(1000, n)", options, options.num, **common))
+            elif name == "pr":
+                from spatialgan.metrics.precision_recall import precision_recall
+
+                p, r = precision_recall(real, fake, k=3)
+                for metric, value in (("precision", p), ("recall", r)):
+                    results.append(_record(metric, value, "improved precision/recall, k-NN radii with k = 3",
+                                           options, options.num, **common))
+    for name in names:
+        if name == "swd":
+            from spatialgan.metrics.swd import PROTOCOL, swd_from_collectors
+
+            out = swd_from_collectors(collector_real, collector_fake, options.seed)
+            results.append(_record("swd", out["value"], PROTOCOL, options, options.num, num_real=num_real,
+                                   per_level=out["per_level"], data=str(data)))
+        elif name == "ppl":
+            from spatialgan.metrics.ppl import EPSILON, filtered_mean, path_lengths
+
+            lengths = path_lengths(G, hooks, options.num, options.batch, options.ppl_sampling, options.seed)
+            results.append(_record("ppl_pixel", filtered_mean(lengths),
+                                   f"PPL in W, sampling '{options.ppl_sampling}', epsilon {EPSILON:g}, distance = mean "
+                                   "squared pixel difference in [-1, 1] (no LPIPS; not comparable with published "
+                                   "PPL), 1-99 percentile filter", options, options.num))
+        elif name == "distortion":
+            if cfg.model != "ssn":
+                raise SpatialGANError(f"distortion needs an SSN checkpoint; this one holds {cfg.model}")
+            from spatialgan.metrics.distortion import distortion
+
+            d = distortion(G, options.num, options.batch, options.seed, options.truncation_psi)
+            results.append(_record("distortion", d["value"], d["protocol"], options, d["num_samples"]))
+    return results
+
+
+def format_table(results: list[dict]) -> str:
+    lines = [f"{'metric':<12} {'value':>12}  samples  notes"]
+    for r in results:
+        note = r.get("feature_extractor", "")
+        if "per_level" in r:
+            note = "per level " + ", ".join(f"{v:.3f}" for v in r["per_level"])
+        lines.append(f"{r['metric']:<12} {r['value']:>12.6g}  {r['num_samples']:>7}  {note}")
+    return "\n".join(lines)

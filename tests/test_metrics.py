@@ -1,0 +1,313 @@
+"""Metrics against direct reference computations, scipy and scikit-image."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import SHARED, write_image_folder
+from spatialgan import SpatialGANError
+from spatialgan.metrics.fid import feature_statistics, fid_from_features, frechet_distance
+from spatialgan.metrics.kid import kid, mmd2_unbiased
+from spatialgan.metrics.ppl import filtered_mean, path_lengths
+from spatialgan.metrics.precision_recall import knn_radii, precision_recall
+from spatialgan.metrics.ssim import ssim
+from spatialgan.metrics.swd import PatchCollector, laplacian_pyramid, pyr_down, pyr_up, swd_from_collectors
+
+RESNET20 = SHARED / "weights" / "resnet20-cifar10-12fca82f.th"
+CIFAR = SHARED / "data" / "cifar10-jpeg.tar.gz"
+needs_shared = pytest.mark.skipif(not RESNET20.is_file() or not CIFAR.is_file(),
+                                  reason="../shared (ResNet-20 weights, CIFAR-10 JPEGs) not present")
+
+
+# ------------------------------------------------------------------ FID
+def test_frechet_distance_known_answer_for_diagonal_gaussians():
+    a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 1.0, 0.25])
+    mu1, mu2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
+    expected = 1 + 0 + 4 + ((a.sqrt() - b.sqrt()) ** 2).sum()
+    assert frechet_distance(mu1, torch.diag(a), mu2, torch.diag(b)) == pytest.approx(float(expected), abs=1e-9)
+
+
+def test_frechet_distance_matches_scipy_sqrtm_formula():
+    from scipy import linalg
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(500, 16)) @ rng.normal(size=(16, 16))
+    y = rng.normal(size=(400, 16)) @ rng.normal(size=(16, 16)) + 0.3
+    mu1, s1, mu2, s2 = x.mean(0), np.cov(x, rowvar=False), y.mean(0), np.cov(y, rowvar=False)
+    covmean = linalg.sqrtm(s1 @ s2).real
+    reference = ((mu1 - mu2) ** 2).sum() + np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean)
+    assert fid_from_features(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(reference, rel=1e-8)
+    mu, cov = feature_statistics(torch.from_numpy(x))
+    np.testing.assert_allclose(cov.numpy(), s1, rtol=1e-10)
+    assert fid_from_features(torch.from_numpy(x), torch.from_numpy(x)) == pytest.approx(0, abs=1e-8)
+
+
+# ------------------------------------------------------------------ KID
+def test_kid_unbiased_estimator_matches_brute_force_loops():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(12, 5)), rng.normal(size=(12, 5)) + 0.5
+    k = lambda a, b: (a @ b / 5 + 1) ** 3  # noqa: E731
+    m = 12
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    xy = sum(k(x[i], y[j]) for i in range(m) for j in range(m)) / (m * m)
+    assert mmd2_unbiased(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(xx + yy - 2 * xy, rel=1e-10)
+    # With subsets as large as the sets, every subset is the whole set: KID is the single estimate.
+    assert kid(torch.from_numpy(y), torch.from_numpy(x), num_subsets=3) == pytest.approx(xx + yy - 2 * xy, rel=1e-10)
+
+
+def test_kid_near_zero_for_one_distribution_and_large_for_shifted():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(600, 8, generator=g), torch.randn(600, 8, generator=g)
+    assert abs(kid(a, b, num_subsets=20, max_subset_size=300)) < 0.01
+    assert kid(a, b + 1, num_subsets=20, max_subset_size=300) > 0.1
+
+
+# ------------------------------------------------------------------ precision / recall
+def test_knn_radii_match_brute_force():
+    x = torch.randn(40, 3, dtype=torch.float64)
+    d = torch.cdist(x, x)
+    expected = torch.tensor([sorted(row.tolist())[3] for row in d], dtype=torch.float64)  # 0 (self) + 3 neighbours
+    assert torch.allclose(knn_radii(x, 3, batch=7), expected)
+
+
+def test_precision_recall_on_point_clouds_with_known_overlap():
+    g = torch.Generator().manual_seed(0)
+    real = torch.randn(400, 2, generator=g)
+    # Half the fakes on the real cloud, half far away: precision ~ 0.5; every real is covered: recall ~ 1.
+    fake = torch.cat([torch.randn(200, 2, generator=g), torch.randn(200, 2, generator=g) + 50])
+    p, r = precision_recall(real, fake)
+    assert 0.4 < p <= 0.5 and r > 0.9
+    # Fakes collapsed to a small part of the real cloud: precise but low recall.
+    p, r = precision_recall(real, 0.1 * torch.randn(400, 2, generator=g))
+    assert p > 0.95 and r < 0.3
+
+
+# ------------------------------------------------------------------ SWD
+def test_pyramid_levels_match_scipy_and_reconstruct_exactly():
+    from scipy import ndimage
+
+    x = torch.rand(2, 3, 16, 16, dtype=torch.float64)
+    kernel = np.outer([1, 4, 6, 4, 1], [1, 4, 6, 4, 1]) / 256.0
+    ref = ndimage.convolve(x[0, 1].numpy(), kernel, mode="mirror")[::2, ::2]
+    np.testing.assert_allclose(pyr_down(x)[0, 1].numpy(), ref, rtol=1e-6, atol=1e-6)
+    levels = laplacian_pyramid(x, 3)
+    assert [tuple(l.shape[-2:]) for l in levels] == [(16, 16), (8, 8), (4, 4)]
+    rebuilt = levels[-1]
+    for band in reversed(levels[:-1]):
+        rebuilt = band + pyr_up(rebuilt)
+    assert torch.allclose(rebuilt, x.float(), atol=1e-5)
+
+
+def _textures(n, seed, smooth):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 3, 32, 32, generator=g)
+    if smooth:
+        x = torch.nn.functional.avg_pool2d(x, 3, 1, 1)
+    return (x * 255).to(torch.uint8)
+
+
+def _swd(a, b):
+    ca, cb = PatchCollector(32, 0), PatchCollector(32, 1)
+    ca.add(a)
+    cb.add(b)
+    return swd_from_collectors(ca, cb)
+
+
+def test_swd_small_for_one_distribution_and_larger_for_different_ones():
+    same = _swd(_textures(200, 0, False), _textures(200, 1, False))
+    different = _swd(_textures(200, 0, False), _textures(200, 1, True))
+    assert len(same["per_level"]) == 2        # 32x32 and 16x16
+    # Sampling noise of SWD with 200 x 128 patches is ~15 (it falls as 1/sqrt(n): ~6.5 at 1000 images).
+    assert same["value"] < 20 and different["value"] > 3 * same["value"]
+
+
+# ------------------------------------------------------------------ SSIM
+def test_ssim_matches_scikit_image():
+    from skimage.metrics import structural_similarity
+
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 3, 24, 20, generator=g) * 2 - 1
+    b = (a + 0.3 * torch.randn(2, 3, 24, 20, generator=g)).clamp(-1, 1)
+    ours = ssim(a, b, data_range=2.0)
+    for i in range(2):
+        ref = structural_similarity(a[i].numpy().transpose(1, 2, 0).astype(np.float64),
+                                    b[i].numpy().transpose(1, 2, 0).astype(np.float64), channel_axis=2,
+                                    gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=2.0)
+        assert float(ours[i]) == pytest.approx(ref, abs=1e-10)
+    assert torch.allclose(ssim(a, a), torch.ones(2, dtype=torch.float64))
+
+
+# ------------------------------------------------------------------ PPL
+class _LinearHooks:
+    """A 'generator' whose image is its latent: the path length is known in closed form."""
+
+    def latent_shape(self):
+        return (3, 2, 2)
+
+    def map_latents(self, G, z, truncation_psi=1.0):
+        return z.double()
+
+    def synthesize(self, G, w, noise_mode="const"):
+        return w
+
+
+def test_pixel_ppl_equals_closed_form_for_a_linear_generator():
+    G = torch.nn.Linear(1, 1)
+    lengths = path_lengths(G, _LinearHooks(), 10, batch=4, sampling="full", seed=3)
+    g = torch.Generator().manual_seed(3)
+    expected = []
+    for n in (4, 4, 2):   # the same draws in the same order
+        z = torch.randn(2 * n, 3, 2, 2, generator=g).double()
+        torch.rand(n, generator=g)
+        expected.append((z[n:] - z[:n]).square().mean(dim=(1, 2, 3)))
+    # Images are compared in float32 (as in StyleGAN2-ADA): with epsilon 1e-4 that costs ~1e-3 relative error.
+    np.testing.assert_allclose(lengths, torch.cat(expected).numpy(), rtol=3e-3)
+    values = np.arange(200.0)
+    kept = values[(values >= 1) & (values <= 198)]  # 1st and 99th percentiles of 0..199 ('lower'/'higher')
+    assert filtered_mean(values) == pytest.approx(kept.mean())
+
+
+# ------------------------------------------------------------------ feature extractors
+def test_inception_shapes_and_state_dict_loading(tmp_path):
+    from spatialgan.metrics.inception import FIDInception, load_inception
+
+    torch.manual_seed(0)
+    model = FIDInception().eval()
+    path = tmp_path / "pt_inception-2015-12-05-6726825d.pth"
+    torch.save(model.state_dict(), path)
+    loaded = load_inception(path, verify=False)
+    images = (torch.rand(2, 3, 32, 32) * 255).to(torch.uint8)
+    feats = loaded.features(images)
+    assert feats.shape == (2, 2048) and loaded(images).shape == (2, 1008)
+    assert torch.allclose(feats, model.features(images))
+    n_params = sum(p.numel() for p in model.parameters())
+    assert 23_000_000 < n_params < 24_500_000   # Inception-v3 with a 1008-way classifier and no aux head
+    # The real file is checked by sha256: a file with the right name but other bytes is refused.
+    with pytest.raises(SpatialGANError, match="sha256"):
+        load_inception(path)
+
+
+def test_missing_inception_weights_name_the_file(tmp_path, monkeypatch, capsys):
+    from spatialgan.metrics.inception import load_inception
+
+    monkeypatch.delenv("SPATIALGAN_INCEPTION", raising=False)
+    with pytest.raises(SpatialGANError, match="pt_inception-2015-12-05-6726825d.pth"):
+        load_inception(None)
+    with pytest.raises(SpatialGANError, match="does not exist"):
+        load_inception(tmp_path / "nowhere.pth")
+    monkeypatch.setenv("SPATIALGAN_INCEPTION", str(tmp_path))   # a folder without the file
+    with pytest.raises(SpatialGANError, match="pt_inception-2015-12-05-6726825d.pth"):
+        load_inception(None)
+
+
+def test_resnet20_rejects_wrong_file(tmp_path):
+    from spatialgan.metrics.resnet20 import ResNet20, load_resnet20
+
+    path = tmp_path / "resnet20-cifar10-12fca82f.th"
+    torch.save({"state_dict": {"module." + k: v for k, v in ResNet20().state_dict().items()}}, path)
+    with pytest.raises(SpatialGANError, match="sha256"):
+        load_resnet20(path)
+    assert load_resnet20(path, verify=False).features(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)).shape == (1, 64)
+
+
+def _cifar_test_images(per_class: int = 100):
+    from PIL import Image
+
+    classes = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+    images, labels = [], []
+    with tarfile.open(CIFAR) as tar:
+        for member in tar:
+            parts = member.name.split("/")
+            if len(parts) == 3 and parts[0] == "test" and parts[1] in classes and member.isfile():
+                if int(parts[2].split(".")[0]) < per_class:
+                    arr = np.asarray(Image.open(io.BytesIO(tar.extractfile(member).read())).convert("RGB"))
+                    images.append(torch.from_numpy(arr.transpose(2, 0, 1).copy()))
+                    labels.append(classes.index(parts[1]))
+    return torch.stack(images), torch.tensor(labels)
+
+
+@needs_shared
+def test_resnet20_proxy_classifies_cifar10_test_images():
+    from spatialgan.metrics.resnet20 import load_resnet20
+
+    images, labels = _cifar_test_images(100)
+    assert len(labels) == 1000
+    model = load_resnet20(RESNET20)
+    with torch.no_grad():
+        accuracy = float((model(images).argmax(1) == labels).double().mean())
+    assert accuracy >= 0.78, accuracy
+
+
+# ------------------------------------------------------------------ the evaluate command
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from spatialgan.cli import main
+
+    root = tmp_path_factory.mktemp("evalrun")
+    data = write_image_folder(root / "data", count=16, size=20)
+    assert main(["train", "--data", str(data), "--outdir", str(root / "run"), "--kimg", "0.008", "--resolution",
+                 "16", "--batch", "4", "--width", "8", "--z-dim", "8", "--w-dim", "8", "--mapping-layers", "2",
+                 "--device", "cpu", "--quiet"]) == 0
+    return root
+
+
+def test_evaluate_swd_and_ppl_report(tiny_run, tmp_path, capsys):
+    from spatialgan.cli import main
+
+    out = tmp_path / "report.json"
+    assert main(["evaluate", "--ckpt", str(tiny_run / "run"), "--metrics", "swd,ppl", "--num", "20",
+                 "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    names = [r["metric"] for r in report["results"]]
+    assert names == ["swd", "ppl_pixel"]
+    swd = report["results"][0]
+    assert swd["num_samples"] == 20 and swd["num_real"] == 16 and len(swd["per_level"]) == 1 and swd["value"] > 0
+    assert "not comparable" in report["results"][1]["protocol"]
+    assert "swd" in capsys.readouterr().out
+
+
+def test_evaluate_without_inception_weights_is_a_clear_error(tiny_run, monkeypatch, capsys):
+    from spatialgan.cli import main
+
+    monkeypatch.delenv("SPATIALGAN_INCEPTION", raising=False)
+    assert main(["evaluate", "--ckpt", str(tiny_run / "run"), "--metrics", "fid", "--num", "4"]) == 2
+    assert "pt_inception-2015-12-05-6726825d.pth" in capsys.readouterr().err
+
+
+@needs_shared
+def test_evaluate_proxy_fid_kid_pr_with_cache(tiny_run, tmp_path):
+    from spatialgan.cli import main
+
+    cache, out = tmp_path / "cache", tmp_path / "r.json"
+    args = ["evaluate", "--ckpt", str(tiny_run / "run"), "--metrics", "fid,kid,pr", "--num", "16",
+            "--features", "resnet20", "--resnet20-weights", str(RESNET20), "--cache-dir", str(cache), "--out", str(out)]
+    assert main(args) == 0
+    first = json.loads(out.read_text())["results"]
+    assert [r["metric"] for r in first] == ["fid", "kid", "precision", "recall"]
+    assert all("PROXY" in r["feature_extractor"] for r in first) and first[0]["value"] > 0
+    assert len(list(cache.iterdir())) == 1
+    assert main(args) == 0       # second run reads the cached real features: same numbers
+    assert json.loads(out.read_text())["results"] == first
+
+
+def test_training_logs_metrics_at_snapshots(tmp_path):
+    from spatialgan.training.config import TrainConfig
+    from spatialgan.training.loop import Trainer
+
+    data = write_image_folder(tmp_path / "data", count=8, size=16)
+    cfg = TrainConfig(data=str(data), outdir=str(tmp_path / "run"), resolution=16, batch=4, kimg=0.008, width=8,
+                      z_dim=8, w_dim=8, mapping_layers=2, device="cpu", metrics="swd", metrics_num=8,
+                      snap_kimg=0.004, tick_kimg=0.004)
+    Trainer(cfg).run(progress=False)
+    lines = [json.loads(l) for l in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    swd = [l["Metrics/swd"] for l in lines if "Metrics/swd" in l]
+    assert len(swd) == 2 and all(v > 0 for v in swd)
+    with pytest.raises(SpatialGANError, match="unknown metric"):
+        TrainConfig(metrics="swd,fidd")
