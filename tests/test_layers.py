@@ -132,6 +132,20 @@ def test_noise_injection_strength_and_modes():
     torch.testing.assert_close(d[:, 0], d[:, 2])  # one noise image shared across channels
 
 
+def _stylegan2_upsampling_conv(x, weight, styles):
+    """StyleGAN2's upsampling conv as rosinality writes it: per-sample modulated, demodulated weights, a stride-2
+    transposed conv, then a [1,3,3,1] blur (gain 4) with one pixel of zero padding on each side."""
+    k = torch.tensor([1.0, 3, 3, 1])
+    blur = (torch.outer(k, k) / 64 * 4)
+    outs = []
+    for b in range(x.shape[0]):
+        w = weight * styles[b][None, :, None, None]
+        w = w / (w.square().sum(dim=(1, 2, 3), keepdim=True) + 1e-8).sqrt()
+        y = F.conv_transpose2d(x[b:b + 1], w.transpose(0, 1), stride=2)
+        outs.append(F.conv2d(F.pad(y, (1, 1, 1, 1)), blur.expand(y.shape[1], 1, 4, 4), groups=y.shape[1]))
+    return torch.cat(outs)
+
+
 def test_styled_conv_matches_reference():
     from spatialgan.layers.modulated import StyledConv
 
@@ -141,13 +155,18 @@ def test_styled_conv_matches_reference():
         layer.noise.strength.fill_(0.3)
     x, w = torch.randn(2, 6, 4, 4), torch.randn(2, 4)
     styles = layer.conv.affine(w)
-    up = Upsample2d("fir")(x)
-    conv = reference_modulated_conv(up, layer.conv.weight / math.sqrt(6 * 9), styles, True, 1)
+    # Our kernel is the spatial flip of the transposed-conv kernel (a correlation after upsampling).
+    conv = _stylegan2_upsampling_conv(x, layer.conv.weight.flip([2, 3]) / math.sqrt(6 * 9), styles)
     pre = conv + 0.3 * layer.noise.const_noise + layer.bias.view(1, -1, 1, 1)
     ref = F.leaky_relu(pre, 0.2) * math.sqrt(2)
     torch.testing.assert_close(layer(x, w, "const"), ref, rtol=1e-5, atol=1e-5)
     ref_none = F.leaky_relu(conv + layer.bias.view(1, -1, 1, 1), 0.2) * math.sqrt(2)
     torch.testing.assert_close(layer(x, w, "none"), ref_none, rtol=1e-5, atol=1e-5)
+    # Bilinear: upsample, then a zero-padded modulated conv.
+    layer = StyledConv(6, 5, w_dim=4, resolution=8, up=True, upsample="bilinear")
+    up = Upsample2d("bilinear")(x)
+    conv = reference_modulated_conv(up, layer.conv.weight / math.sqrt(6 * 9), layer.conv.affine(w), True, 1)
+    torch.testing.assert_close(layer(x, w, "none"), F.leaky_relu(conv, 0.2) * math.sqrt(2), rtol=1e-5, atol=1e-5)
 
 
 def test_equalized_layers_with_lrelu_match_formula():

@@ -98,14 +98,20 @@ class ModulatedConv2d(nn.Module):
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | str | None = None,
-                gain: float = 1.0) -> torch.Tensor:
+                gain: float = 1.0, padding: int | None = None) -> torch.Tensor:
         weight = self.weight * self.weight_gain
+        padding = self.kernel_size // 2 if padding is None else padding
         if w.ndim == 4:  # a spatial style map (B, w_dim, h, w): SSN
-            styles = spatial_styles(self.affine, w, tuple(x.shape[-2:]))
-            return spatially_modulated_conv2d(x, weight, styles, self.demodulate, self.kernel_size // 2, gain)
+            # Styles live on the output grid; an unpadded conv's extra input border repeats the edge styles.
+            border = self.kernel_size // 2 - padding
+            out_size = (x.shape[-2] - 2 * border, x.shape[-1] - 2 * border)
+            styles = spatial_styles(self.affine, w, out_size)
+            if border > 0:
+                styles = F.pad(styles, (border,) * 4, mode="replicate")
+            return spatially_modulated_conv2d(x, weight, styles, self.demodulate, padding, gain)
         styles = self.affine(w)
         use_fused = resolve_fused(self.fused if fused is None else fused, x)
-        return modulated_conv2d(x, weight, styles, self.demodulate, self.kernel_size // 2, use_fused, gain)
+        return modulated_conv2d(x, weight, styles, self.demodulate, padding, use_fused, gain)
 
 
 class StyledConv(nn.Module):
@@ -114,7 +120,10 @@ class StyledConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
                  upsample: str = "bilinear", fused: bool | str = "auto", kernel_size: int = 3):
         super().__init__()
-        self.up = Upsample2d(upsample) if up else None
+        # 'fir': StyleGAN2's upsampling conv exactly (2H+2 upsampled map, unpadded conv), as in the official code
+        # and rosinality's (transposed conv + blur), so their weights import exactly.
+        self.up = Upsample2d(upsample, full=upsample == "fir") if up else None
+        self.padding = 0 if (up and upsample == "fir") else kernel_size // 2
         self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size, w_dim, demodulate=True, fused=fused)
         self.noise = NoiseInjection(resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))
@@ -123,7 +132,7 @@ class StyledConv(nn.Module):
         if self.up is not None:
             x = self.up(x)
         # lrelu(conv*d + noise + b) * sqrt(2) with the gain folded into d, the noise strength and b (all small).
-        x = self.conv(x, w, gain=LRELU_GAIN)
+        x = self.conv(x, w, gain=LRELU_GAIN, padding=self.padding)
         x = self.noise(x, noise_mode, gain=LRELU_GAIN)
         return F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2)
 

@@ -17,11 +17,13 @@ def fir_kernel(taps=(1.0, 3.0, 3.0, 1.0), gain: float = 1.0) -> torch.Tensor:
 class Upsample2d(nn.Module):
     """2x upsampling. 'bilinear' clamps at the border; 'fir' zero-pads (StyleGAN2). They agree away from the border."""
 
-    def __init__(self, mode: str = "bilinear"):
+    def __init__(self, mode: str = "bilinear", full: bool = False):
         super().__init__()
         if mode not in ("bilinear", "fir"):
             raise ValueError(f"upsample mode must be 'bilinear' or 'fir', got {mode!r}")
-        self.mode = mode
+        if full and mode != "fir":
+            raise ValueError("full-size output exists for 'fir' upsampling only")
+        self.mode, self.full = mode, full
         self.register_buffer("kernel", fir_kernel(gain=4.0), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -30,7 +32,8 @@ class Upsample2d(nn.Module):
         c = x.shape[1]
         k = self.kernel.to(x.dtype)[None, None].expand(c, 1, 4, 4)
         # Transposed conv, stride 2, padding 1: output 2H, taps 3/4 and 1/4 as in bilinear interpolation.
-        return F.conv_transpose2d(x, k, stride=2, padding=1, groups=c)
+        # full=True keeps the 2H+2 border so that a following unpadded 3x3 conv is StyleGAN2's upsampling conv.
+        return F.conv_transpose2d(x, k, stride=2, padding=0 if self.full else 1, groups=c)
 
 
 class Downsample2d(nn.Module):

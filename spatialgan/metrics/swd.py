@@ -7,6 +7,8 @@ level and averaged, as in ProGAN's tables.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -89,19 +91,29 @@ class PatchCollector:
 
 
 def sliced_wasserstein(a: torch.Tensor, b: torch.Tensor, gen: torch.Generator, repeats: int = DIR_REPEATS,
-                       dirs_per_repeat: int = DIRS_PER_REPEAT) -> float:
-    """Mean over random unit directions of the 1-D Wasserstein-1 distance between equally sized projections."""
-    if a.shape[0] != b.shape[0]:
-        n = min(a.shape[0], b.shape[0])
-        a, b = a[:n], b[:n]
+                       dirs_per_repeat: int = DIRS_PER_REPEAT, chunk: int = 32) -> float:
+    """Mean over random unit directions of the 1-D Wasserstein-1 distance between equally sized projections.
+
+    Runs in numpy on (dims, N) arrays, `chunk` directions at a time in a thread pool: numpy's row sort is ~15x
+    faster than torch.sort here (measured on CPU, 1.28M x 147 descriptors)."""
+    n = min(a.shape[0], b.shape[0])
+    at = np.ascontiguousarray(a[:n].float().numpy().T)
+    bt = np.ascontiguousarray(b[:n].float().numpy().T)
+
+    def chunk_distance(d: np.ndarray) -> float:
+        pa, pb = d @ at, d @ bt
+        pa.sort(axis=1)   # numpy releases the GIL here, so chunks sort in parallel threads
+        pb.sort(axis=1)
+        pa -= pb
+        return float(np.abs(pa, out=pa).sum(dtype=np.float64))
+
     results = []
-    for _ in range(repeats):
-        dirs = torch.randn(a.shape[1], dirs_per_repeat, generator=gen)
-        dirs = dirs / dirs.norm(dim=0, keepdim=True)
-        # numpy's sort of contiguous rows is ~15x faster than torch.sort here (measured on CPU).
-        pa = np.sort((dirs.T @ a.T).contiguous().numpy(), axis=1)
-        pb = np.sort((dirs.T @ b.T).contiguous().numpy(), axis=1)
-        results.append(float(np.abs(pa - pb).mean(dtype=np.float64)))
+    with ThreadPoolExecutor(max(1, torch.get_num_threads())) as pool:
+        for _ in range(repeats):
+            dirs = torch.randn(a.shape[1], dirs_per_repeat, generator=gen)
+            dirs = (dirs / dirs.norm(dim=0, keepdim=True)).T.contiguous().numpy()
+            chunks = [dirs[k:k + chunk] for k in range(0, dirs_per_repeat, chunk)]
+            results.append(sum(pool.map(chunk_distance, chunks)) / (dirs_per_repeat * n))
     return sum(results) / len(results)
 
 
