@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -44,6 +45,36 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
     return out.reshape(batch, out_ch, *out.shape[-2:])
 
 
+@functools.lru_cache(maxsize=64)
+def _edge_window_corrections(size: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """For a replicate-padded (k // 2) signal of `size` rows: the rows where tap t's window differs from the plain
+    sum (the first and last k // 2), and how many extra times (+/-) each is counted, shape (k, 2 * (k // 2))."""
+    pad = k // 2
+    idx = (torch.arange(k)[:, None] - pad + torch.arange(size)[None, :]).clamp(0, size - 1)   # (k, size)
+    counts = torch.zeros(k, size).scatter_add_(1, idx, torch.ones(k, size)) - 1
+    edges = torch.cat([torch.arange(pad), torch.arange(size - pad, size)])
+    return edges, counts[:, edges]
+
+
+def _replicate_window_means(styles: torch.Tensor, k: int) -> torch.Tensor:
+    """M[b, c, ty, tx] = mean over output positions of s^2 in tap (ty, tx)'s window of the replicate-padded map,
+    so that mean_ij (w^2 * s^2)[b, o, i, j] = sum_{c, taps} w^2[o, c, tap] * M[b, c, tap] exactly (linearity).
+    Only the total and the k // 2 edge rows/columns are needed: no padded copy and no second full convolution."""
+    h, w = styles.shape[-2:]
+    total = torch.linalg.vector_norm(styles, dim=(2, 3)).square()[..., None, None]          # (B, C, 1, 1)
+    if k == 1:
+        return total / (h * w)
+    rows, dy = (t.to(styles.device) for t in _edge_window_corrections(h, k))
+    cols, dx = (t.to(styles.device) for t in _edge_window_corrections(w, k))
+    dy, dx = dy.to(styles.dtype), dx.to(styles.dtype)
+    edge_rows = styles[:, :, rows].square().sum(-1)                                        # (B, C, 2p)
+    edge_cols = styles[:, :, :, cols].square().sum(-2)                                     # (B, C, 2p)
+    corners = styles[:, :, rows][:, :, :, cols].square()                                   # (B, C, 2p, 2p)
+    m = (total + (edge_rows @ dy.T)[..., :, None] + (edge_cols @ dx.T)[..., None, :]
+         + dy @ corners @ dx.T)
+    return m / (h * w)
+
+
 def spatially_modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
                                padding: int = 0, gain: float = 1.0, eps: float = 1e-8) -> torch.Tensor:
     """SSN's spatially modulated convolution (appendix A): y = w * (s . h) / sigma_E(w, s).
@@ -56,8 +87,7 @@ def spatially_modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: to
     if not demodulate:
         return y * gain if gain != 1.0 else y
     k = weight.shape[-1]
-    s2 = F.pad(styles.square(), (k // 2,) * 4, mode="replicate") if k > 1 else styles.square()
-    energy = F.conv2d(s2, weight.square()).mean(dim=(2, 3))        # (B, Cout)
+    energy = torch.einsum("bikl,oikl->bo", _replicate_window_means(styles, k), weight.square())   # (B, Cout)
     dcoefs = (energy + eps).rsqrt() * gain
     return y * dcoefs[:, :, None, None].to(y.dtype)
 
@@ -68,7 +98,8 @@ def spatial_styles(affine: EqualizedLinear, w_map: torch.Tensor, size: tuple[int
     sum to one, so this equals upsampling w first and applying the 1x1 conv after, at a fraction of the cost."""
     weight = affine.weight * affine.weight_gain
     bias = affine.bias * affine.bias_gain if affine.bias is not None else None
-    styles = F.conv2d(w_map, weight[:, :, None, None].to(w_map.dtype), bias)
+    # The 1x1 conv as a matmul over the few latent blocks (faster than a convolution call on a 4x4 map).
+    styles = F.linear(w_map.permute(0, 2, 3, 1), weight.to(w_map.dtype), bias).permute(0, 3, 1, 2)
     if styles.shape[-2:] != size:
         styles = F.interpolate(styles, size=size, mode="bilinear", align_corners=False)
     return styles
