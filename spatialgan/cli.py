@@ -26,6 +26,7 @@ TRAIN_FLAGS = {
     "keep": (int, "snapshots to keep (0: all)"),
     "lambda_distortion": (float, "SSN: weight of the distortion regularizer (default 100)"),
     "distortion_interval": (int, "SSN: distortion regularizer every N steps (default 4)"),
+    "init_from": (str, "start from a trained StyleGAN2: our checkpoint or a rosinality .pt (SSN transfer)"),
     "metrics": (str, "metrics at each snapshot, e.g. swd,fid (see `evaluate`)"),
     "metrics_num": (int, "generated samples per evaluation (default 2000)"),
     "metrics_features": (str, "features for fid/kid/pr: inception or resnet20 (proxy)"),

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spatialgan import SpatialGANError
 from spatialgan.layers.modulated import ModulatedConv2d, modulated_conv2d, spatially_modulated_conv2d
 from spatialgan.models.ssn import SSNGenerator
 from spatialgan.models.stylegan2 import StyleGAN2Generator
@@ -220,3 +221,73 @@ def test_distortion_metric_zero_for_independent_blocks_and_matches_direct_averag
             values.append(d[keep].mean().item())
     assert result["value"] == pytest.approx(sum(values) / 6, rel=1e-5)
     assert result["num_samples"] == 6 and "outside one resampled block" in result["protocol"]
+
+
+def _stylegan2_as_rosinality_file(path, upsample="fir"):
+    from spatialgan.models.convert import ours_to_rosinality
+
+    torch.manual_seed(5)
+    sg2 = StyleGAN2Generator(16, upsample=upsample, **SMALL).eval()
+    with torch.no_grad():
+        for name, p in sg2.named_parameters():   # every parameter non-trivial, so a wrong mapping shows
+            if name.endswith("bias") or name.endswith("strength"):
+                p.normal_(0, 0.2)
+        sg2.mapping.w_avg.normal_()
+    state, latent_avg = ours_to_rosinality(sg2.state_dict())
+    torch.save({"g": state, "g_ema": state, "latent_avg": latent_avg}, path)
+    return sg2, state
+
+
+def test_rosinality_layout_keys_and_shapes(tmp_path):
+    _, state = _stylegan2_as_rosinality_file(tmp_path / "sg2.pt")
+    # The public layout of rosinality/stylegan2-pytorch's Generator (16x16: 4x4 + two upsampling blocks).
+    assert state["input.input"].shape == (1, 8, 4, 4)
+    assert state["conv1.conv.weight"].shape == (1, 8, 8, 3, 3) and state["to_rgb1.bias"].shape == (1, 3, 1, 1)
+    assert {"convs.0.conv.blur.kernel", "convs.3.activate.bias", "to_rgbs.1.upsample.kernel", "noises.noise_4",
+            "style.2.weight"} <= set(state)
+    assert state["noises.noise_0"].shape == (1, 1, 4, 4) and state["noises.noise_4"].shape == (1, 1, 16, 16)
+
+
+def test_ssn_initialised_from_a_rosinality_file_reproduces_stylegan2(tmp_path):
+    from spatialgan.training.loop import Trainer
+
+    sg2, _ = _stylegan2_as_rosinality_file(tmp_path / "sg2.pt")
+    cfg = TrainConfig(model="ssn", resolution=16, width=8, z_dim=8, w_dim=8, mapping_layers=2, upsample="fir",
+                      init_from=str(tmp_path / "sg2.pt"), device="cpu", outdir=str(tmp_path / "run"))
+    trainer = Trainer(cfg)
+    z = torch.randn(3, 8)
+    with torch.no_grad():
+        ref = sg2(z, truncation_psi=0.7, noise_mode="const")
+        for G in (trainer.G, trainer.G_ema):
+            out = G(z[:, :, None, None].expand(-1, -1, 4, 4), truncation_psi=0.7, noise_mode="const")
+            assert (out - ref).abs().max() < 1e-4
+    # A checkpoint of another size is refused with the layer and both shapes named.
+    bad = TrainConfig(model="ssn", resolution=16, width=16, z_dim=8, w_dim=8, mapping_layers=2, upsample="fir",
+                      init_from=str(tmp_path / "sg2.pt"), device="cpu")
+    with pytest.raises(SpatialGANError, match="has shape"):
+        Trainer(bad)
+
+
+def test_init_from_our_checkpoint_and_bad_files_via_cli(tmp_path, capsys):
+    from conftest import write_image_folder
+    from spatialgan.cli import main
+    from spatialgan.generate import load_generator
+
+    data = write_image_folder(tmp_path / "data", count=8, size=16)
+    common = ["--data", str(data), "--kimg", "0.004", "--resolution", "16", "--batch", "4", "--width", "8",
+              "--z-dim", "8", "--w-dim", "8", "--mapping-layers", "2", "--device", "cpu", "--quiet"]
+    assert main(["train", "--outdir", str(tmp_path / "sg2"), *common]) == 0
+    # lr 0: the SSN's G stays exactly the transferred StyleGAN2 G through its training step.
+    assert main(["train", "--model", "ssn", "--outdir", str(tmp_path / "ssn"), "--init-from", str(tmp_path / "sg2"),
+                 "--upsample", "bilinear", "--lr", "0", *common]) == 0
+    sg2, _, _ = load_generator(tmp_path / "sg2", ema=False)
+    ssn, cfg, _ = load_generator(tmp_path / "ssn", ema=False)
+    assert cfg.init_from == str(tmp_path / "sg2")
+    z = torch.randn(2, 8)
+    with torch.no_grad():
+        assert (ssn(z[:, :, None, None].expand(-1, -1, 4, 4), noise_mode="const")
+                - sg2(z, noise_mode="const")).abs().max() < 1e-4
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert main(["train", "--model", "ssn", "--outdir", str(tmp_path / "x"), "--init-from",
+                 str(tmp_path / "junk.pt"), *common]) == 2
+    assert "junk.pt" in capsys.readouterr().err

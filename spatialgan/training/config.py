@@ -44,6 +44,7 @@ class TrainConfig:
     crop: str = "center"
     xflip: bool = False
     workers: int | None = None       # None: 0 on CPU, 3 on CUDA
+    init_from: str | None = None     # start G (and D) from this checkpoint: ours, or a rosinality .pt
     # Run
     seed: int = 0
     device: str = "auto"

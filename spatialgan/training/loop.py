@@ -34,7 +34,7 @@ def resolve_device(name: str) -> torch.device:
 class Trainer:
     """Owns the networks, optimizers and progress of one run; `train_step` is one iteration of all phases."""
 
-    def __init__(self, config: TrainConfig, device: torch.device | None = None):
+    def __init__(self, config: TrainConfig, device: torch.device | None = None, initialize: bool = True):
         self.cfg = config
         self.device = device or resolve_device(config.device)
         spec = get_model(config.model)
@@ -42,7 +42,12 @@ class Trainer:
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
         self.G = spec.build_generator(config).to(self.device, memory_format=self.memory_format).train()
         self.D = spec.build_discriminator(config).to(self.device, memory_format=self.memory_format).train()
+        if config.init_from and initialize:
+            self._initialize_from(config.init_from)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if config.init_from and initialize:
+            self.G_ema.load_state_dict(self._init_state["G_ema"], strict=False)
+            del self._init_state
         self.hooks = spec.hooks(config)
         betas = (config.beta1, config.beta2)
         lr_g, betas_g = lazy_adam_hyperparameters(config.lr, betas, config.pl_interval if config.pl_weight else 0)
@@ -58,6 +63,19 @@ class Trainer:
         self.stats = StatCollector()
         self.amp = bool(config.amp and self.device.type == "cuda")
         self._extractor = None
+
+    def _initialize_from(self, path) -> None:
+        """Transfer learning (SSN's recipe): start G (and D, from our own checkpoints) from a trained StyleGAN2 or
+        any model with the same layer names; SSN's layers have StyleGAN2's names, so the weights carry over."""
+        from spatialgan.models.convert import load_generator_weights, transfer_weights
+
+        self._init_state = load_generator_weights(path)
+        missing = transfer_weights(self.G, self._init_state["G"], "G")
+        if self._init_state["D"] is not None:
+            transfer_weights(self.D, self._init_state["D"], "D")
+        if missing:
+            print(f"init-from {path}: {len(missing)} generator entries kept their initialisation "
+                  f"({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''})", file=sys.stderr)
 
     # ----------------------------------------------------------------- one iteration
     def _autocast(self):
@@ -169,7 +187,7 @@ class Trainer:
         state = load_checkpoint(path)
         values = dict(state["config"])
         values.update(overrides or {})
-        trainer = cls(TrainConfig.from_dict(values))
+        trainer = cls(TrainConfig.from_dict(values), initialize=False)   # the checkpoint has every weight
         trainer.load_state_dict(state)
         return trainer
 
