@@ -113,6 +113,15 @@ def test_distortion_regularizer_zero_without_block_interaction_and_positive_with
     assert hooks.distortion_penalty(IndependentBlocks(), z).abs().max() == 0
     ssn = SSNGenerator(16, 4, 4, **SMALL)
     assert (hooks.distortion_penalty(ssn, z) > 0).all()
+    # Mapping only the fresh blocks equals mapping the whole z~ (the mapping runs block by block).
+    torch.manual_seed(7)
+    fast = hooks.distortion_penalty(ssn, z)
+    torch.manual_seed(7)
+    rows, cols = torch.randint(0, 4, (6,)), torch.randint(0, 4, (6,))
+    fresh = torch.randn(6, 8, 1, 1).expand(-1, -1, 4, 4)
+    z_tilde = replace_one_block_each(z, rows, cols, fresh)
+    a, b = ssn(z, noise_mode="const"), ssn(z_tilde, noise_mode="const")
+    torch.testing.assert_close(fast, outside_block_distortion(a, b, rows, cols, (4, 4), per_block=True))
 
 
 def test_outside_block_distortion_matches_loop():

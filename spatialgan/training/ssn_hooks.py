@@ -37,6 +37,10 @@ class SSNHooks(TrainingHooks):
         n = z.shape[0]
         block_rows = torch.randint(0, rows, (n,), device=z.device)
         block_cols = torch.randint(0, cols, (n,), device=z.device)
-        z_tilde = replace_one_block_each(z, block_rows, block_cols, torch.randn_like(z))
-        both = G.synthesize(G.map(torch.cat([z, z_tilde])), noise_mode="const")
+        # The mapping runs per block, so z~'s w is z's w with one block re-mapped: map only the fresh blocks.
+        w = G.map(z)
+        fresh = torch.randn(n, z.shape[1], 1, 1, device=z.device, dtype=z.dtype)
+        w_fresh = G.map(fresh).permute(0, 3, 1, 2).expand(-1, -1, rows, cols)        # (n, w_dim, rows, cols)
+        w_tilde = replace_one_block_each(w.permute(0, 3, 1, 2), block_rows, block_cols, w_fresh).permute(0, 2, 3, 1)
+        both = G.synthesize(torch.cat([w, w_tilde]), noise_mode="const")
         return outside_block_distortion(both[:n], both[n:], block_rows, block_cols, (rows, cols), per_block=True)
