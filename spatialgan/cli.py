@@ -149,6 +149,8 @@ def _add_evaluate(sub):
                    help="pt_inception-2015-12-05-6726825d.pth (or set SPATIALGAN_INCEPTION)")
     p.add_argument("--resnet20-weights", default=None,
                    help="resnet20-cifar10-12fca82f.th (or set SPATIALGAN_RESNET20)")
+    p.add_argument("--lpips-dir", default=None, help="folder with vgg16-397923af.pth and LPIPS vgg.pth: PPL with "
+                   "LPIPS (or set SPATIALGAN_LPIPS); without it ppl is the pixel-space variant")
     p.add_argument("--cache-dir", default=None, help="real-feature cache (default ~/.cache/spatialgan)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the real-feature cache")
     p.add_argument("--truncation-psi", type=float, default=1.0)
@@ -173,7 +175,8 @@ def cmd_evaluate(args) -> int:
     options = EvalOptions(num=args.num, num_real=args.num_real, seed=args.seed, batch=args.batch,
                           truncation_psi=args.truncation_psi, features=args.features,
                           feature_weights=args.inception_weights if args.features == "inception"
-                          else args.resnet20_weights, cache_dir="" if args.no_cache else args.cache_dir)
+                          else args.resnet20_weights, cache_dir="" if args.no_cache else args.cache_dir,
+                          lpips_dir=args.lpips_dir)
     results = evaluate(G, hooks, cfg, names, args.data or cfg.data, options)
     print(format_table(results))
     if args.out:

@@ -311,3 +311,80 @@ def test_training_logs_metrics_at_snapshots(tmp_path):
     assert len(swd) == 2 and all(v > 0 for v in swd)
     with pytest.raises(SpatialGANError, match="unknown metric"):
         TrainConfig(metrics="swd,fidd")
+
+
+# ------------------------------------------------------------------ LPIPS (for PPL)
+def _lpips_files(folder):
+    """Random weights in torchvision's VGG16 and the lpips package's layouts."""
+    from spatialgan.metrics.lpips import VGG_STAGES
+
+    g = torch.Generator().manual_seed(0)
+    vgg = {}
+    for stage in VGG_STAGES:
+        for i, cin, cout in stage:
+            vgg[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
+            vgg[f"features.{i}.bias"] = torch.randn(cout, generator=g) * 0.1
+    vgg["classifier.0.weight"] = torch.zeros(4, 4)     # present in the real file, unused
+    lin = {f"lin{k}.model.1.weight": torch.rand(1, stage[-1][2], 1, 1, generator=g)
+           for k, stage in enumerate(VGG_STAGES)}
+    folder.mkdir()
+    torch.save(vgg, folder / "vgg16-397923af.pth")
+    torch.save(lin, folder / "vgg.pth")
+    return vgg, lin
+
+
+def _lpips_reference(vgg, lin, a, b):
+    import torch.nn.functional as F
+
+    shift = torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
+    scale = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
+    taps, stages = [], [[0, 2], [5, 7], [10, 12, 14], [17, 19, 21], [24, 26, 28]]
+
+    def features(x):
+        x, out = (x - shift) / scale, []
+        for s, convs in enumerate(stages):
+            if s:
+                x = F.max_pool2d(x, 2)
+            for i in convs:
+                x = F.relu(F.conv2d(x, vgg[f"features.{i}.weight"], vgg[f"features.{i}.bias"], padding=1))
+            out.append(x)
+        return out
+
+    total = torch.zeros(a.shape[0])
+    for k, (fa, fb) in enumerate(zip(features(a), features(b))):
+        na = fa / (fa.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        nb = fb / (fb.pow(2).sum(1, keepdim=True).sqrt() + 1e-10)
+        total += F.conv2d((na - nb) ** 2, lin[f"lin{k}.model.1.weight"]).mean(dim=(1, 2, 3))
+    return total
+
+
+def test_lpips_matches_direct_computation_and_checks_its_files(tmp_path, monkeypatch):
+    from spatialgan.metrics.lpips import load_lpips
+
+    vgg, lin = _lpips_files(tmp_path / "lpips")
+    model = load_lpips(tmp_path / "lpips", verify=False)
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1, torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+    torch.testing.assert_close(model(a, b), _lpips_reference(vgg, lin, a, b), rtol=1e-4, atol=1e-6)
+    assert torch.allclose(model(a, a), torch.zeros(2))
+    with pytest.raises(SpatialGANError, match="sha256"):        # not the real torchvision file
+        load_lpips(tmp_path / "lpips")
+    (tmp_path / "lpips" / "vgg.pth").unlink()
+    with pytest.raises(SpatialGANError, match="vgg.pth"):
+        load_lpips(tmp_path / "lpips", verify=False)
+    monkeypatch.delenv("SPATIALGAN_LPIPS", raising=False)
+    with pytest.raises(SpatialGANError, match="vgg16-397923af.pth"):
+        load_lpips(None)
+
+
+def test_ppl_with_lpips_distance_is_reported_as_ppl(tiny_run, tmp_path, monkeypatch):
+    from spatialgan.generate import load_generator
+    from spatialgan.metrics import lpips as lpips_module
+    from spatialgan.metrics.evaluate import EvalOptions, evaluate
+
+    _lpips_files(tmp_path / "lpips")
+    original = lpips_module.load_lpips
+    monkeypatch.setattr(lpips_module, "load_lpips", lambda folder: original(folder, verify=False))
+    G, cfg, hooks = load_generator(tiny_run / "run")
+    (result,) = evaluate(G, hooks, cfg, ["ppl"], None, EvalOptions(num=8, lpips_dir=str(tmp_path / "lpips")))
+    assert result["metric"] == "ppl" and "LPIPS" in result["protocol"] and result["value"] > 0

@@ -28,6 +28,7 @@ class EvalOptions:
     feature_weights: str | None = None
     cache_dir: str | None = None     # None: ~/.cache/spatialgan/real-features; "" disables the cache
     ppl_sampling: str = "end"
+    lpips_dir: str | None = None     # folder with vgg16-397923af.pth and vgg.pth: PPL with LPIPS, else pixel PPL
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -169,11 +170,19 @@ def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOpt
         elif name == "ppl":
             from spatialgan.metrics.ppl import EPSILON, filtered_mean, path_lengths
 
-            lengths = path_lengths(G, hooks, options.num, options.batch, options.ppl_sampling, options.seed)
-            results.append(_record("ppl_pixel", filtered_mean(lengths),
-                                   f"PPL in W, sampling '{options.ppl_sampling}', epsilon {EPSILON:g}, distance = mean "
-                                   "squared pixel difference in [-1, 1] (no LPIPS; not comparable with published "
-                                   "PPL), 1-99 percentile filter", options, options.num))
+            distance, metric = None, "ppl_pixel"
+            measure = ("mean squared pixel difference in [-1, 1] (no LPIPS weights given; not comparable with "
+                       "published PPL)")
+            if options.lpips_dir or os.environ.get("SPATIALGAN_LPIPS"):
+                from spatialgan.metrics.lpips import load_lpips, lpips_distance_for_ppl
+
+                distance = lpips_distance_for_ppl(load_lpips(options.lpips_dir).to(next(G.parameters()).device))
+                metric, measure = "ppl", "LPIPS (VGG16, v0.1), images above 256 px area-downsampled to 256"
+            lengths = path_lengths(G, hooks, options.num, options.batch, options.ppl_sampling, options.seed,
+                                   distance)
+            results.append(_record(metric, filtered_mean(lengths),
+                                   f"PPL in W, sampling '{options.ppl_sampling}', epsilon {EPSILON:g}, distance = "
+                                   f"{measure}, 1-99 percentile filter", options, options.num))
         elif name == "distortion":
             if cfg.model != "ssn":
                 raise SpatialGANError(f"distortion needs an SSN checkpoint; this one holds {cfg.model}")

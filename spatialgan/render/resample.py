@@ -63,6 +63,13 @@ def resample_blocks(G, hooks, seed: int, blocks, count: int, truncation_psi: flo
                           (G.latent_rows, G.latent_cols))
 
 
+def overview_strip(result: ResampleResult, scale: int = 4) -> np.ndarray:
+    """One row: the original with the latent grid and the resampled blocks marked, then the resamples."""
+    overlay = draw_block_grid(to_uint8(result.original)[0], result.grid, result.blocks, scale)
+    up = [np.repeat(np.repeat(a, scale, 0), scale, 1) for a in to_uint8(result.images)]
+    return make_grid(np.stack([overlay] + up), ncol=len(up) + 1, pad=4)
+
+
 def write_resample_outputs(result: ResampleResult, outdir: str | Path, scale: int = 4) -> list[Path]:
     """original.png, resample_KK.png, overview.png (grid overlay with the resampled blocks marked, then the
     resamples) and latents.safetensors (the latents, for reproducing a result)."""
@@ -73,11 +80,8 @@ def write_resample_outputs(result: ResampleResult, outdir: str | Path, scale: in
     for k, arr in enumerate(to_uint8(result.images)):
         written.append(outdir / f"resample_{k:02d}.png")
         save_image(arr, written[-1])
-    overlay = draw_block_grid(to_uint8(result.original)[0], result.grid, result.blocks, scale)
-    up = [np.repeat(np.repeat(a, scale, 0), scale, 1) for a in to_uint8(result.images)]
-    strip = make_grid(np.stack([overlay] + up), ncol=len(up) + 1, pad=4)
     written.append(outdir / "overview.png")
-    save_image(strip, written[-1])
+    save_image(overview_strip(result, scale), written[-1])
     written.append(outdir / "latents.safetensors")
     from safetensors.torch import save_file
 
