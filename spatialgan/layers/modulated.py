@@ -46,14 +46,13 @@ def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 
 
 @functools.lru_cache(maxsize=64)
-def _edge_window_corrections(size: int, k: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """For a replicate-padded (k // 2) signal of `size` rows: the rows where tap t's window differs from the plain
-    sum (the first and last k // 2), and how many extra times (+/-) each is counted, shape (k, 2 * (k // 2))."""
+def _edge_window_corrections(size: int, k: int) -> torch.Tensor:
+    """For a replicate-padded (k // 2) signal of `size` rows, how many extra times (+/-) tap t's window counts each
+    of the first and last k // 2 rows (the only rows where it differs from the plain sum), shape (k, 2 * (k // 2))."""
     pad = k // 2
     idx = (torch.arange(k)[:, None] - pad + torch.arange(size)[None, :]).clamp(0, size - 1)   # (k, size)
     counts = torch.zeros(k, size).scatter_add_(1, idx, torch.ones(k, size)) - 1
-    edges = torch.cat([torch.arange(pad), torch.arange(size - pad, size)])
-    return edges, counts[:, edges]
+    return torch.cat([counts[:, :pad], counts[:, size - pad:]], 1)
 
 
 def _replicate_window_means(styles: torch.Tensor, k: int) -> torch.Tensor:
@@ -64,12 +63,13 @@ def _replicate_window_means(styles: torch.Tensor, k: int) -> torch.Tensor:
     total = torch.linalg.vector_norm(styles, dim=(2, 3)).square()[..., None, None]          # (B, C, 1, 1)
     if k == 1:
         return total / (h * w)
-    rows, dy = (t.to(styles.device) for t in _edge_window_corrections(h, k))
-    cols, dx = (t.to(styles.device) for t in _edge_window_corrections(w, k))
-    dy, dx = dy.to(styles.dtype), dx.to(styles.dtype)
-    edge_rows = styles[:, :, rows].square().sum(-1)                                        # (B, C, 2p)
-    edge_cols = styles[:, :, :, cols].square().sum(-2)                                     # (B, C, 2p)
-    corners = styles[:, :, rows][:, :, :, cols].square()                                   # (B, C, 2p, 2p)
+    p = k // 2
+    dy = _edge_window_corrections(h, k).to(styles.device, styles.dtype)
+    dx = _edge_window_corrections(w, k).to(styles.device, styles.dtype)
+    rows = torch.cat([styles[:, :, :p], styles[:, :, h - p:]], 2)                         # slices: cheap backward
+    edge_rows = rows.square().sum(-1)                                                      # (B, C, 2p)
+    edge_cols = torch.cat([styles[..., :p], styles[..., w - p:]], 3).square().sum(-2)       # (B, C, 2p)
+    corners = torch.cat([rows[..., :p], rows[..., w - p:]], 3).square()                    # (B, C, 2p, 2p)
     m = (total + (edge_rows @ dy.T)[..., :, None] + (edge_cols @ dx.T)[..., None, :]
          + dy @ corners @ dx.T)
     return m / (h * w)
