@@ -164,8 +164,9 @@ def add_ssn_section(report: Report, outdir: Path, data: Path, stylegan2_cfg: Tra
         trainer = Trainer.from_checkpoint(snaps[-1], {"kimg": kimg})
     else:
         source = find_snapshots(stylegan2_cfg.outdir)[-1]
-        trainer = Trainer(TrainConfig(**dict(DEMO_CONFIG, **DEMO_SSN, kimg=kimg, data=str(data), outdir=str(run_dir),
-                                             seed=seed, init_from=str(source))))
+        values = dict(DEMO_CONFIG, **DEMO_SSN)
+        values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed, init_from=str(source))
+        trainer = Trainer(TrainConfig(**values))
     start = time.time()
     trainer.run(progress=progress)
     seconds = time.time() - start

@@ -12,7 +12,7 @@ import torch
 
 from spatialgan import SpatialGANError
 
-METRICS = ("fid", "kid", "pr", "swd", "ppl", "distortion")
+METRICS = ("fid", "kid", "pr", "swd", "ppl", "selfssim", "distortion")
 FEATURE_METRICS = ("fid", "kid", "pr")
 DEFAULT_CACHE = Path(os.environ.get("SPATIALGAN_CACHE", "~/.cache/spatialgan")).expanduser() / "real-features"
 
@@ -28,6 +28,7 @@ class EvalOptions:
     feature_weights: str | None = None
     cache_dir: str | None = None     # None: ~/.cache/spatialgan/real-features; "" disables the cache
     ppl_sampling: str = "end"
+    selfssim_scales: tuple[int, ...] = (1, 2, 4)   # render resolutions as multiples of the trained one
     lpips_dir: str | None = None     # folder with vgg16-397923af.pth and vgg.pth: PPL with LPIPS, else pixel PPL
 
 
@@ -183,6 +184,17 @@ def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOpt
             results.append(_record(metric, filtered_mean(lengths),
                                    f"PPL in W, sampling '{options.ppl_sampling}', epsilon {EPSILON:g}, distance = "
                                    f"{measure}, 1-99 percentile filter", options, options.num))
+        elif name == "selfssim":
+            from spatialgan.metrics.selfssim import PROTOCOL, self_ssim
+
+            def render(z, resolution):
+                return hooks.render_full_frame(G, z, resolution, options.truncation_psi)
+
+            resolutions = [cfg.resolution * k for k in options.selfssim_scales]
+            gen = torch.Generator().manual_seed(options.seed)
+            z = torch.randn(options.num, *hooks.latent_shape(), generator=gen).to(next(G.parameters()).device)
+            results.append(_record("selfssim", self_ssim(render, z, resolutions, options.batch),
+                                   f"{PROTOCOL}; resolutions {resolutions}", options, options.num))
         elif name == "distortion":
             if cfg.model != "ssn":
                 raise SpatialGANError(f"distortion needs an SSN checkpoint; this one holds {cfg.model}")

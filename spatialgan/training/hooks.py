@@ -60,6 +60,14 @@ class TrainingHooks:
     def synthesize(self, G: nn.Module, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         return G.synthesis(w, noise_mode)
 
+    def render_full_frame(self, G: nn.Module, z: torch.Tensor, resolution: int,
+                          truncation_psi: float = 1.0) -> torch.Tensor:
+        """The whole image at any resolution (models with continuous coordinates override this; SelfSSIM uses it)."""
+        from spatialgan import SpatialGANError
+
+        raise SpatialGANError(f"a {self.config.model} model renders only at its trained resolution; selfssim needs "
+                              "a model that renders at any scale (cips, scaleparty)")
+
     @torch.no_grad()
     def sample_images(self, G: nn.Module, z: torch.Tensor, truncation_psi: float = 1.0,
                       noise_mode: str = "const") -> torch.Tensor:
