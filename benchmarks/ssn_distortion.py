@@ -46,16 +46,26 @@ def main() -> None:
     p.add_argument("--num", type=int, default=2000, help="samples for the distortion metric")
     p.add_argument("--outdir", default="runs/ssn-distortion")
     p.add_argument("--lambdas", default="0,100")
+    p.add_argument("--init-kimg", type=float, default=0,
+                   help="first train a StyleGAN2 this long and start every SSN from it (the paper's transfer recipe)")
     p.add_argument("--resnet20-weights", default=str(Path(__file__).resolve().parents[2] / "shared" / "weights" /
                                                      "resnet20-cifar10-12fca82f.th"))
     args = p.parse_args()
     out = Path(args.outdir)
     data = build_demo_dataset(out / "data.zip", resolution=args.resolution)
     rows = []
+    init_from = None
+    if args.init_kimg > 0:
+        base = TrainConfig(model="stylegan2", data=str(data), outdir=str(out / "stylegan2"), resolution=args.resolution,
+                           batch=args.batch, kimg=args.init_kimg, width=args.width, z_dim=128, w_dim=128,
+                           device=args.device, snap_kimg=args.init_kimg, tick_kimg=args.init_kimg / 4)
+        Trainer(base).run(progress=False)
+        init_from = base.outdir
     for lam in [float(x) for x in args.lambdas.split(",")]:
         cfg = TrainConfig(model="ssn", data=str(data), outdir=str(out / f"lambda{lam:g}"), resolution=args.resolution,
                           batch=args.batch, kimg=args.kimg, width=args.width, z_dim=128, w_dim=128,
-                          lambda_distortion=lam, device=args.device, snap_kimg=args.kimg, tick_kimg=args.kimg / 4)
+                          lambda_distortion=lam, device=args.device, snap_kimg=args.kimg, tick_kimg=args.kimg / 4,
+                          init_from=init_from)
         trainer = Trainer(cfg)
         start = time.time()
         trainer.run(progress=False)
@@ -70,7 +80,8 @@ def main() -> None:
                      "train_seconds": seconds, "img_per_sec": trainer.cur_nimg / seconds})
         print(json.dumps(rows[-1]), flush=True)
     where = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "cpu"
-    print(f"\n# SSN {args.resolution}x{args.resolution}, width {args.width}, batch {args.batch}, {args.kimg:g} kimg, "
+    start = f", from a {args.init_kimg:g}-kimg StyleGAN2" if args.init_kimg else ""
+    print(f"\n# SSN {args.resolution}x{args.resolution}, width {args.width}, batch {args.batch}, {args.kimg:g} kimg{start}, "
           f"{where}; distortion over {args.num} samples")
     print("| lambda_D | distortion | SWD x1e3 | proxy FID | diversity | train img/s | train s |\n"
           "|---|---|---|---|---|---|---|")
