@@ -26,6 +26,7 @@ TRAIN_FLAGS = {
     "keep": (int, "snapshots to keep (0: all)"),
     "lambda_distortion": (float, "SSN: weight of the distortion regularizer (default 100)"),
     "distortion_interval": (int, "SSN: distortion regularizer every N steps (default 4)"),
+    "cips_layers": (int, "CIPS: modulated FC layers, even (default 14)"),
     "init_from": (str, "start from a trained StyleGAN2: our checkpoint or a rosinality .pt (SSN transfer)"),
     "metrics": (str, "metrics at each snapshot, e.g. swd,fid (see `evaluate`)"),
     "metrics_num": (int, "generated samples per evaluation (default 2000)"),
@@ -42,6 +43,8 @@ def _add_train(sub):
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, help=text)
     p.add_argument("--xflip", action="store_true", default=None, help="random horizontal flips of reals")
     p.add_argument("--amp", action="store_true", default=None, help="bf16 mixed precision (CUDA only)")
+    p.add_argument("--no-coord-embedding", dest="coord_embedding", action="store_false", default=None,
+                   help="CIPS-NE: Fourier features only, no learned coordinate embedding")
     p.add_argument("--latent-grid", default=None, help="SSN: latent block grid ROWSxCOLS (default 4x4)")
     p.add_argument("--resume", default=None, help="run folder or checkpoint to continue from")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -52,7 +55,8 @@ def cmd_train(args) -> int:
     from spatialgan.training.checkpoint import find_snapshots, resolve_checkpoint
     from spatialgan.training.loop import Trainer
 
-    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp"] if getattr(args, k) is not None}
+    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp", "coord_embedding"]
+             if getattr(args, k) is not None}
     if args.latent_grid:
         try:
             given["latent_rows"], given["latent_cols"] = (int(v) for v in args.latent_grid.lower().split("x"))

@@ -191,6 +191,9 @@ def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOpt
                 return hooks.render_full_frame(G, z, resolution, options.truncation_psi)
 
             resolutions = [cfg.resolution * k for k in options.selfssim_scales]
+            if min(resolutions) < 11:
+                raise SpatialGANError(f"selfssim compares renders with an 11x11 SSIM window; the smallest render "
+                                      f"({min(resolutions)} px) is too small")
             gen = torch.Generator().manual_seed(options.seed)
             z = torch.randn(options.num, *hooks.latent_shape(), generator=gen).to(next(G.parameters()).device)
             results.append(_record("selfssim", self_ssim(render, z, resolutions, options.batch),

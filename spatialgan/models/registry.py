@@ -8,9 +8,11 @@ from typing import Callable
 from torch import nn
 
 from spatialgan import SpatialGANError
+from spatialgan.models.cips import CIPSGenerator
 from spatialgan.models.discriminator import Discriminator
 from spatialgan.models.ssn import SSNGenerator
 from spatialgan.models.stylegan2 import StyleGAN2Generator
+from spatialgan.training.cips_hooks import CIPSHooks
 from spatialgan.training.hooks import TrainingHooks
 from spatialgan.training.ssn_hooks import SSNHooks
 
@@ -39,9 +41,15 @@ def build_ssn(cfg) -> nn.Module:
                         channel_max=cfg.width, upsample=cfg.upsample)
 
 
+def build_cips(cfg) -> nn.Module:
+    return CIPSGenerator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, width=cfg.width, num_layers=cfg.cips_layers,
+                         mapping_layers=cfg.mapping_layers, coord_embedding=cfg.coord_embedding)
+
+
 MODELS: dict[str, ModelSpec] = {
     "stylegan2": ModelSpec("stylegan2", build_stylegan2, build_discriminator, TrainingHooks),
     "ssn": ModelSpec("ssn", build_ssn, build_discriminator, SSNHooks),
+    "cips": ModelSpec("cips", build_cips, build_discriminator, CIPSHooks),
 }
 
 

@@ -25,6 +25,8 @@ class TrainConfig:
     downsample: str = "fir"
     latent_rows: int = 4             # SSN: latent block grid
     latent_cols: int = 4
+    cips_layers: int = 14            # CIPS: modulated FC layers (a ToRGB after every second)
+    coord_embedding: bool = True     # CIPS: learned coordinate embeddings (False: CIPS-NE)
     # Optimisation
     lr: float = 0.0025
     beta1: float = 0.0

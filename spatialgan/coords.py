@@ -1,0 +1,25 @@
+"""The image as a continuous space: pixel-centre coordinate grids shared by the coordinate-based generators.
+
+Convention: the trained full frame spans [-1, 1] on both axes (x to the right, y down); a grid of H x W pixels
+samples it at pixel centres, x_j = -1 + (2 j + 1) / W. Coordinate tensors have shape (B, 2, H, W), channel 0 = x.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def pixel_centers(n: int, lo: float = -1.0, hi: float = 1.0, device=None, dtype=torch.float32) -> torch.Tensor:
+    """n pixel centres evenly splitting [lo, hi]."""
+    return lo + (torch.arange(n, device=device, dtype=dtype) + 0.5) * ((hi - lo) / n)
+
+
+def pixel_grid(height: int, width: int, x_range=(-1.0, 1.0), y_range=(-1.0, 1.0), device=None,
+               dtype=torch.float32) -> torch.Tensor:
+    """(1, 2, H, W) coordinates of an H x W image of the region x_range x y_range (any aspect ratio)."""
+    if height < 1 or width < 1:
+        raise ValueError(f"a grid needs at least one pixel per side, got {height}x{width}")
+    ys = pixel_centers(height, *y_range, device=device, dtype=dtype)
+    xs = pixel_centers(width, *x_range, device=device, dtype=dtype)
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([x, y])[None]

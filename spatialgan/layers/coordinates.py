@@ -1,0 +1,78 @@
+"""Per-pixel inputs of coordinate-based generators: Fourier features, coordinate embeddings, modulated FC layers.
+
+All operate on pixels as rows: features (B, N, C) for N pixels, so a render can be split into pixel chunks.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from spatialgan.layers.equalized import LRELU_GAIN, EqualizedLinear
+
+
+class FourierFeatures(nn.Module):
+    """sin(B [x, y] + b) with learnable B (2 x n) and b. Initialised uniformly in +-sqrt(9 / 2) (SIREN's first-layer
+    range for 2 inputs), so frequencies up to a few cycles per frame are present from the start."""
+
+    def __init__(self, out_features: int, in_features: int = 2):
+        super().__init__()
+        bound = math.sqrt(9 / in_features)
+        self.weight = nn.Parameter(torch.empty(out_features, in_features).uniform_(-bound, bound))
+        self.bias = nn.Parameter(torch.empty(out_features).uniform_(-bound, bound))
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        """coords (B, N, 2) -> (B, N, n)."""
+        return torch.sin(F.linear(coords, self.weight, self.bias))
+
+
+class CoordinateEmbedding(nn.Module):
+    """A learnable n x H x W table over the full frame, read at any coordinates by bilinear interpolation with
+    half-pixel centres: at the trained grid's pixel centres this returns the table entries exactly, so training
+    and inference read it the same way (and a denser grid interpolates it). Outside the frame it clamps."""
+
+    def __init__(self, channels: int, height: int, width: int):
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(1, channels, height, width))
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        """coords (B, N, 2) in [-1, 1] -> (B, N, n)."""
+        table = self.table.expand(coords.shape[0], -1, -1, -1).to(coords.dtype)
+        out = F.grid_sample(table, coords[:, :, None, :], mode="bilinear", padding_mode="border",
+                            align_corners=False)                                   # (B, n, N, 1)
+        return out[..., 0].transpose(1, 2)
+
+
+def modulated_linear(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
+                     eps: float = 1e-8) -> torch.Tensor:
+    """StyleGAN2 modulation for a per-pixel FC layer: y = ((x * s) W^T) * d, d = 1 / sqrt(sum_i (W_oi s_i)^2).
+
+    x (B, N, Cin); styles (B, 1, Cin) for one style per image or (B, N, Cin) per pixel (then d is per pixel)."""
+    y = torch.matmul(x * styles.to(x.dtype), weight.t().to(x.dtype))
+    if demodulate:
+        y = y * (torch.matmul(styles.square(), weight.square().t()) + eps).rsqrt().to(y.dtype)
+    return y
+
+
+class ModulatedLinear(nn.Module):
+    """One CIPS layer: modulated FC (demodulated), bias, leaky ReLU x sqrt(2); or, as ToRGB, no demodulation and
+    no activation. w is (B, w_dim) or per pixel (B, N, w_dim)."""
+
+    def __init__(self, in_features: int, out_features: int, w_dim: int, demodulate: bool = True,
+                 activation: bool = True):
+        super().__init__()
+        self.affine = EqualizedLinear(w_dim, in_features, bias_init=1.0)
+        self.weight = nn.Parameter(torch.randn(out_features, in_features))
+        self.bias = nn.Parameter(torch.zeros(out_features))
+        self.weight_gain = 1 / math.sqrt(in_features)
+        self.demodulate, self.activation = demodulate, activation
+
+    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        styles = self.affine(w)
+        if styles.ndim == 2:
+            styles = styles[:, None]
+        y = modulated_linear(x, self.weight * self.weight_gain, styles, self.demodulate) + self.bias.to(x.dtype)
+        return F.leaky_relu(y, 0.2) * LRELU_GAIN if self.activation else y

@@ -1,0 +1,84 @@
+"""CIPS: every pixel's colour computed independently from its coordinate and a latent (no spatial convolution).
+
+Inputs per pixel: Fourier features sin(B [x, y] + b) and, unless CIPS-NE, a learned coordinate embedding read at
+the pixel's position; then `num_layers` modulated FC layers (StyleGAN2 modulation/demodulation, leaky ReLU) of
+width `width`, with a modulated ToRGB after every second layer, summed. Coordinates are the interface: any
+(B, 2, H, W) tensor in image space (spatialgan.coords) gives an image of that size, so resolution, crops,
+foveation and panoramas are coordinate builders. Layers are matrix products over pixels; a render can be split
+into pixel chunks with identical results.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from spatialgan.coords import pixel_grid
+from spatialgan.layers.coordinates import CoordinateEmbedding, FourierFeatures, ModulatedLinear
+from spatialgan.models.mapping import MappingNetwork
+
+
+class CIPSGenerator(nn.Module):
+    def __init__(self, resolution: int, z_dim: int = 512, w_dim: int = 512, width: int = 512, num_layers: int = 14,
+                 mapping_layers: int = 8, coord_embedding: bool = True, img_channels: int = 3,
+                 mapping_lr_multiplier: float = 0.01):
+        super().__init__()
+        if num_layers < 2 or num_layers % 2:
+            raise ValueError(f"CIPS needs an even number of layers (a ToRGB after every second), got {num_layers}")
+        self.resolution, self.z_dim, self.w_dim, self.img_channels = resolution, z_dim, w_dim, img_channels
+        self.num_layers = num_layers
+        self.fourier = FourierFeatures(width)
+        self.embedding = CoordinateEmbedding(width, resolution, resolution) if coord_embedding else None
+        in_features = 2 * width if coord_embedding else width
+        self.layers = nn.ModuleList([ModulatedLinear(in_features if i == 0 else width, width, w_dim)
+                                     for i in range(num_layers)])
+        self.torgbs = nn.ModuleList([ModulatedLinear(width, img_channels, w_dim, demodulate=False, activation=False)
+                                     for _ in range(num_layers // 2)])
+        self.num_ws = num_layers + num_layers // 2     # one style per FC layer, then one per ToRGB
+        self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, lr_multiplier=mapping_lr_multiplier)
+
+    def map(self, z: torch.Tensor, truncation_psi: float = 1.0, update_w_avg: bool = False) -> torch.Tensor:
+        w = self.mapping(z, truncation_psi, update_w_avg)
+        return w[:, None].expand(-1, self.num_ws, -1)
+
+    def pixel_inputs(self, coords: torch.Tensor) -> torch.Tensor:
+        """coords (B, N, 2) -> the first layer's input (B, N, C)."""
+        features = self.fourier(coords)
+        if self.embedding is not None:
+            features = torch.cat([features, self.embedding(coords)], dim=-1)
+        return features
+
+    def render_pixels(self, ws: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
+        """ws (B, num_ws, w_dim), or per pixel (B, num_ws, N, w_dim); coords (B, N, 2) -> colours (B, N, 3)."""
+        x = self.pixel_inputs(coords)
+        rgb = 0
+        for i, layer in enumerate(self.layers):
+            x = layer(x, ws[:, i])
+            if i % 2 == 1:
+                rgb = rgb + self.torgbs[i // 2](x, ws[:, self.num_layers + i // 2])
+        return rgb
+
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const", coords: torch.Tensor | None = None,
+                  chunk: int | None = None) -> torch.Tensor:
+        """Images (B, 3, H, W) at `coords` (B or 1, 2, H, W; default: the trained full frame). ws may be per pixel,
+        (B, num_ws, w_dim, H, W). `chunk` renders that many pixels at a time (bounded memory, same result).
+        CIPS has no noise inputs; noise_mode is accepted for a uniform generator interface."""
+        if coords is None:
+            coords = pixel_grid(self.resolution, self.resolution, device=ws.device, dtype=ws.dtype)
+        b = ws.shape[0]
+        h, w = coords.shape[-2:]
+        flat = coords.expand(b, -1, -1, -1).flatten(2).transpose(1, 2)                    # (B, N, 2)
+        if ws.ndim == 5:
+            ws = ws.flatten(3).transpose(2, 3)                                             # (B, num_ws, N, w_dim)
+        n = flat.shape[1]
+        step = n if chunk is None else max(1, int(chunk))
+        parts = []
+        for start in range(0, n, step):
+            ws_part = ws[:, :, start:start + step] if ws.ndim == 4 else ws
+            parts.append(self.render_pixels(ws_part, flat[:, start:start + step]))
+        out = torch.cat(parts, dim=1)
+        return out.transpose(1, 2).reshape(b, self.img_channels, h, w)
+
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const",
+                coords: torch.Tensor | None = None, chunk: int | None = None) -> torch.Tensor:
+        return self.synthesis(self.map(z, truncation_psi), noise_mode, coords, chunk)

@@ -1,0 +1,144 @@
+"""CIPS: coordinates, Fourier features, coordinate embeddings, modulated FC layers and chunked rendering."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from spatialgan.coords import pixel_grid
+from spatialgan.layers.coordinates import CoordinateEmbedding, FourierFeatures, ModulatedLinear, modulated_linear
+from spatialgan.layers.modulated import modulated_conv2d
+from spatialgan.models.cips import CIPSGenerator
+
+SMALL = dict(z_dim=8, w_dim=8, width=16, num_layers=4, mapping_layers=2)
+
+
+def test_pixel_grid_uses_pixel_centres_and_any_aspect_ratio():
+    g = pixel_grid(3, 5)
+    assert g.shape == (1, 2, 3, 5)
+    torch.testing.assert_close(g[0, 0, 0], torch.tensor([-0.8, -0.4, 0.0, 0.4, 0.8]))
+    torch.testing.assert_close(g[0, 1, :, 0], torch.tensor([-2 / 3, 0.0, 2 / 3]))
+    assert torch.equal(g[0, 0, 0], g[0, 0, 2])
+
+
+def test_fourier_features_formula():
+    ff = FourierFeatures(6)
+    coords = torch.rand(2, 10, 2) * 2 - 1
+    ref = torch.sin(coords @ ff.weight.T + ff.bias)
+    torch.testing.assert_close(ff(coords), ref)
+
+
+def test_coordinate_embedding_reads_the_table_exactly_at_trained_pixels_and_interpolates_between():
+    emb = CoordinateEmbedding(4, 6, 8)
+    grid = pixel_grid(6, 8).flatten(2).transpose(1, 2)                            # (1, 48, 2)
+    table = emb.table[0].flatten(1).T                                               # (48, 4), row-major pixels
+    torch.testing.assert_close(emb(grid)[0], table)
+    # Halfway between two horizontally adjacent pixel centres: the mean of the two entries.
+    x0, x1 = -1 + 1 / 8, -1 + 3 / 8
+    y0 = -1 + 1 / 6
+    mid = emb(torch.tensor([[[(x0 + x1) / 2, y0]]]))[0, 0]
+    torch.testing.assert_close(mid, (emb.table[0, :, 0, 0] + emb.table[0, :, 0, 1]) / 2)
+
+
+def test_modulated_linear_matches_direct_reference_and_a_1x1_modulated_conv():
+    g = torch.Generator().manual_seed(0)
+    x, weight, styles = torch.randn(2, 7, 5, generator=g), torch.randn(3, 5, generator=g), torch.randn(2, 5, generator=g)
+    ref = torch.empty(2, 7, 3)
+    for b in range(2):
+        wb = weight * styles[b][None, :]
+        wb = wb / (wb.square().sum(1, keepdim=True) + 1e-8).sqrt()
+        ref[b] = x[b] @ wb.T
+    torch.testing.assert_close(modulated_linear(x, weight, styles[:, None]), ref)
+    conv = modulated_conv2d(x.transpose(1, 2)[..., None], weight[..., None, None], styles)   # (B, 3, N, 1)
+    torch.testing.assert_close(conv[..., 0].transpose(1, 2), ref, rtol=1e-5, atol=1e-5)
+    # Per-pixel styles: each pixel demodulated with its own style.
+    per_pixel = torch.randn(2, 7, 5, generator=g)
+    out = modulated_linear(x, weight, per_pixel)
+    for b in range(2):
+        for n in range(7):
+            torch.testing.assert_close(out[b, n], modulated_linear(x[b:b + 1, n:n + 1], weight,
+                                                                   per_pixel[b:b + 1, n:n + 1])[0, 0])
+
+
+def test_modulated_layer_activation_and_torgb():
+    layer = ModulatedLinear(5, 3, w_dim=4)
+    with torch.no_grad():
+        layer.bias.normal_()
+    x, w = torch.randn(2, 6, 5), torch.randn(2, 4)
+    pre = modulated_linear(x, layer.weight / math.sqrt(5), layer.affine(w)[:, None]) + layer.bias
+    torch.testing.assert_close(layer(x, w), F.leaky_relu(pre, 0.2) * math.sqrt(2))
+    rgb = ModulatedLinear(5, 3, w_dim=4, demodulate=False, activation=False)
+    torch.testing.assert_close(rgb(x, w), (x * rgb.affine(w)[:, None]) @ (rgb.weight / math.sqrt(5)).T)
+
+
+def test_chunked_render_equals_full_render_and_any_size_works():
+    torch.manual_seed(0)
+    G = CIPSGenerator(16, **SMALL).eval()
+    z = torch.randn(2, 8)
+    full = G(z)
+    assert full.shape == (2, 3, 16, 16)
+    for chunk in (1, 7, 100, 256):
+        # Float tolerance: a 1-pixel chunk takes another BLAS path (measured max difference 3e-6 on values ~10).
+        torch.testing.assert_close(G(z, chunk=chunk), full, rtol=1e-5, atol=1e-5)
+    wide = G(z, coords=pixel_grid(12, 40))                  # non-square: the official code crashes here
+    assert wide.shape == (2, 3, 12, 40)
+    # Per-pixel latents: a per-pixel w that is the same everywhere gives the ordinary image, chunked or not.
+    ws = G.map(z)
+    per_pixel = ws[..., None, None].expand(-1, -1, -1, 16, 16)
+    torch.testing.assert_close(G.synthesis(per_pixel), full, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(G.synthesis(per_pixel, chunk=50), full, rtol=1e-5, atol=1e-5)
+
+
+def test_pixels_are_conditionally_independent():
+    torch.manual_seed(1)
+    G = CIPSGenerator(8, **SMALL).eval()
+    z = torch.randn(1, 8)
+    coords = pixel_grid(8, 8)
+    moved = coords.clone()
+    moved[0, :, 3, 5] = torch.tensor([0.31, -0.77])
+    a, b = G(z, coords=coords), G(z, coords=moved)
+    changed = (a - b).abs().sum(1)[0] > 0
+    assert changed[3, 5] and changed.sum() == 1
+
+
+def test_cips_ne_has_no_embedding_and_trains(tmp_path):
+    from spatialgan.generate import generate_images, load_generator
+    from spatialgan.training.config import TrainConfig
+    from spatialgan.training.loop import Trainer
+
+    cfg = TrainConfig(model="cips", resolution=8, batch=4, width=16, z_dim=8, w_dim=8, mapping_layers=2,
+                      cips_layers=4, coord_embedding=False, device="cpu", outdir=str(tmp_path), grid=4)
+    t = Trainer(cfg)
+    assert t.G.embedding is None
+    before = [p.detach().clone() for p in t.G.parameters()]
+    t.train_step(torch.rand(4, 3, 8, 8) * 2 - 1)
+    assert any(not torch.equal(a, b) for a, b in zip(before, t.G.parameters()))
+    t.save_snapshot()
+    G, loaded, hooks = load_generator(tmp_path)
+    assert isinstance(G, CIPSGenerator) and generate_images(G, hooks, loaded, [0, 1]).shape == (2, 3, 8, 8)
+    assert hooks.render_full_frame(G, torch.randn(1, 8), 24).shape == (1, 3, 24, 24)
+
+
+def test_cips_cli_train_and_selfssim(tmp_path):
+    import json
+
+    from conftest import write_image_folder
+    from spatialgan.cli import main
+
+    data = write_image_folder(tmp_path / "data", count=8, size=16)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "cips", "--data", str(data), "--outdir", str(run), "--kimg", "0.008",
+                 "--resolution", "16", "--batch", "4", "--width", "16", "--z-dim", "8", "--w-dim", "8",
+                 "--mapping-layers", "2", "--cips-layers", "4", "--device", "cpu", "--quiet"]) == 0
+    out = tmp_path / "r.json"
+    assert main(["evaluate", "--ckpt", str(run), "--metrics", "selfssim", "--num", "4", "--out", str(out)]) == 0
+    (result,) = json.loads(out.read_text())["results"]
+    assert result["metric"] == "selfssim" and -1 <= result["value"] <= 1
+
+
+def test_odd_layer_count_is_refused():
+    with pytest.raises(ValueError, match="even number"):
+        CIPSGenerator(8, **dict(SMALL, num_layers=3))
