@@ -189,6 +189,44 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _add_render(sub):
+    p = sub.add_parser("render", help="render one latent at any size (coordinate-based models: cips)",
+                       description="Renders the full frame (or --region) of a seed's image at --size, in row bands "
+                                   "of --band-pixels pixels, so memory stays bounded (e.g. --size 4096x4096 on CPU).")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--size", required=True, help="WIDTHxHEIGHT, e.g. 2048x512")
+    p.add_argument("--region", default="-1,1,-1,1", help="x0,x1,y0,y1 in image space (the trained frame is "
+                   "-1,1,-1,1); a larger region extrapolates")
+    p.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
+    p.add_argument("--band-pixels", type=int, default=1 << 16, help="pixels rendered at a time")
+    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_render)
+
+
+def cmd_render(args) -> int:
+    from spatialgan.generate import latent_for_seed, load_generator
+    from spatialgan.imageutils import save_image
+    from spatialgan.render.render import parse_size, render_image
+    from spatialgan.training.loop import resolve_device
+
+    width, height = parse_size(args.size)
+    try:
+        x0, x1, y0, y1 = (float(v) for v in args.region.split(","))
+    except ValueError:
+        raise SpatialGANError(f"--region takes x0,x1,y0,y1, got {args.region!r}") from None
+    if args.band_pixels < 1:
+        raise SpatialGANError("--band-pixels must be positive")
+    G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    z = latent_for_seed(args.seed, hooks.latent_shape()).to(next(G.parameters()).device)
+    ws = hooks.map_latents(G, z, args.trunc)
+    image = render_image(G, ws, width, height, (x0, x1), (y0, y1), args.band_pixels)
+    save_image(image, args.out)
+    print(f"wrote {args.out} ({width}x{height})")
+    return 0
+
+
 def _add_dataset(sub):
     p = sub.add_parser("dataset", help="pack a folder of images into a training .zip",
                        description="Decode, crop to square, resize (Lanczos) and store as PNG in a zip; unreadable "
@@ -231,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spatialgan", description="Position-aware GAN image synthesis.")
     parser.add_argument("--version", action="version", version=f"spatialgan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_generate, _add_resample, _add_evaluate, _add_dataset, _add_demo):
+    for add in (_add_train, _add_generate, _add_resample, _add_evaluate, _add_render, _add_dataset, _add_demo):
         add(sub)
     return parser
 

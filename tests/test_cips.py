@@ -142,3 +142,43 @@ def test_cips_cli_train_and_selfssim(tmp_path):
 def test_odd_layer_count_is_refused():
     with pytest.raises(ValueError, match="even number"):
         CIPSGenerator(8, **dict(SMALL, num_layers=3))
+
+
+def test_banded_render_equals_one_shot_and_render_cli(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from spatialgan.cli import main
+    from spatialgan.generate import latent_for_seed, load_generator
+    from spatialgan.imageutils import to_uint8
+    from spatialgan.render.render import render_image
+    from spatialgan.training.config import TrainConfig
+    from spatialgan.training.loop import Trainer
+
+    cfg = TrainConfig(model="cips", resolution=8, batch=4, width=16, z_dim=8, w_dim=8, mapping_layers=2,
+                      cips_layers=4, device="cpu", outdir=str(tmp_path / "run"), grid=4)
+    Trainer(cfg).save_snapshot()
+    G, _, hooks = load_generator(tmp_path / "run")
+    ws = hooks.map_latents(G, latent_for_seed(5, hooks.latent_shape()))
+    one_shot = to_uint8(G.synthesis(ws, coords=pixel_grid(30, 70)))[0]
+    for band in (1, 50, 70 * 30):
+        banded = render_image(G, ws, 70, 30, band_pixels=band)
+        assert np.abs(banded.astype(int) - one_shot.astype(int)).max() <= 1   # uint8 rounding of float noise
+    out = tmp_path / "big.png"
+    assert main(["render", "--ckpt", str(tmp_path / "run"), "--seed", "5", "--size", "70x30", "--out", str(out),
+                 "--band-pixels", "100"]) == 0
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - one_shot.astype(int)).max() <= 1
+    assert main(["render", "--ckpt", str(tmp_path / "run"), "--size", "70by30", "--out", str(out)]) == 2
+    assert "WIDTHxHEIGHT" in capsys.readouterr().err
+
+
+def test_render_refuses_fixed_size_models(tmp_path, capsys):
+    from spatialgan.cli import main
+    from spatialgan.training.config import TrainConfig
+    from spatialgan.training.loop import Trainer
+
+    cfg = TrainConfig(resolution=8, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2, device="cpu",
+                      outdir=str(tmp_path / "run"), grid=4)
+    Trainer(cfg).save_snapshot()
+    assert main(["render", "--ckpt", str(tmp_path / "run"), "--size", "16x16", "--out", str(tmp_path / "x.png")]) == 2
+    assert "coordinate-based model" in capsys.readouterr().err
