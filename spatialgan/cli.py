@@ -27,6 +27,7 @@ TRAIN_FLAGS = {
     "lambda_distortion": (float, "SSN: weight of the distortion regularizer (default 100)"),
     "distortion_interval": (int, "SSN: distortion regularizer every N steps (default 4)"),
     "cips_layers": (int, "CIPS: modulated FC layers, even (default 14)"),
+    "panorama_frames": (float, "CIPS: train cylindrically; 360 degrees = this many frame widths (e.g. 4)"),
     "init_from": (str, "start from a trained StyleGAN2: our checkpoint or a rosinality .pt (SSN transfer)"),
     "metrics": (str, "metrics at each snapshot, e.g. swd,fid (see `evaluate`)"),
     "metrics_num": (int, "generated samples per evaluation (default 2000)"),
@@ -198,6 +199,8 @@ def _add_render(sub):
     p.add_argument("--size", required=True, help="WIDTHxHEIGHT, e.g. 2048x512")
     p.add_argument("--region", default="-1,1,-1,1", help="x0,x1,y0,y1 in image space (the trained frame is "
                    "-1,1,-1,1); a larger region extrapolates")
+    p.add_argument("--panorama", action="store_true", help="the whole 360-degree strip of a cylindrical CIPS "
+                   "(trained with --panorama-frames); overrides --region")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
     p.add_argument("--band-pixels", type=int, default=1 << 16, help="pixels rendered at a time")
     p.add_argument("--out", required=True, help="output PNG")
@@ -219,6 +222,12 @@ def cmd_render(args) -> int:
     if args.band_pixels < 1:
         raise SpatialGANError("--band-pixels must be positive")
     G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    if args.panorama:
+        frames = getattr(G, "panorama_frames", None)
+        if not frames:
+            raise SpatialGANError(f"--panorama needs a CIPS trained with cylindrical coordinates (--panorama-frames); "
+                                  f"{args.ckpt} is a planar {cfg.model} model")
+        x0, x1, y0, y1 = -frames, frames, -1.0, 1.0
     z = latent_for_seed(args.seed, hooks.latent_shape()).to(next(G.parameters()).device)
     ws = hooks.map_latents(G, z, args.trunc)
     image = render_image(G, ws, width, height, (x0, x1), (y0, y1), args.band_pixels)

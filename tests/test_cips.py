@@ -182,3 +182,69 @@ def test_render_refuses_fixed_size_models(tmp_path, capsys):
     Trainer(cfg).save_snapshot()
     assert main(["render", "--ckpt", str(tmp_path / "run"), "--size", "16x16", "--out", str(tmp_path / "x.png")]) == 2
     assert "coordinate-based model" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ cylindrical panoramas
+def test_periodic_embedding_wraps_continuously_across_the_seam():
+    emb = CoordinateEmbedding(3, 4, 8, periodic_x=True)
+    y = -1 + 1 / 4                                                     # first row's centre
+    at = lambda x: emb(torch.tensor([[[x, y]]]))[0, 0]                 # noqa: E731
+    torch.testing.assert_close(at(1.0), at(-1.0))
+    torch.testing.assert_close(at(1.0), (emb.table[0, :, 0, -1] + emb.table[0, :, 0, 0]) / 2)
+    torch.testing.assert_close(at(-1 + 1 / 8), emb.table[0, :, 0, 0])  # a column centre: the entry itself
+    torch.testing.assert_close(at(0.3 + 2), at(0.3), rtol=1e-5, atol=1e-6)
+
+
+def test_panorama_is_periodic_and_its_seam_is_as_smooth_as_the_interior():
+    torch.manual_seed(2)
+    G = CIPSGenerator(8, **SMALL, panorama_frames=4).eval()
+    z = torch.randn(1, 8)
+    width = 64                                                         # the full circle, 8 columns per frame width
+    step = 8 / width
+    coords = pixel_grid(8, width + 2, x_range=(-4, 4 + 2 * step))     # two columns past the circle
+    img = G(z, coords=coords)
+    torch.testing.assert_close(img[..., width:], img[..., :2], rtol=1e-4, atol=1e-4)   # same angle, same colours
+    pano = img[..., :width]
+    interior = (pano[..., 1:] - pano[..., :-1]).abs().mean(dim=(0, 1, 2))            # per adjacent column pair
+    seam = (pano[..., 0] - pano[..., -1]).abs().mean()
+    assert seam <= interior.max() and seam < 3 * interior.mean()
+
+
+def test_cylindrical_training_and_panorama_cli(tmp_path, capsys):
+    from PIL import Image
+
+    from conftest import write_image_folder
+    from spatialgan.cli import main
+
+    data = write_image_folder(tmp_path / "data", count=8, size=16)
+    run = tmp_path / "run"
+    assert main(["train", "--model", "cips", "--data", str(data), "--outdir", str(run), "--kimg", "0.008",
+                 "--resolution", "8", "--batch", "4", "--width", "16", "--z-dim", "8", "--w-dim", "8",
+                 "--mapping-layers", "2", "--cips-layers", "4", "--panorama-frames", "4", "--device", "cpu",
+                 "--quiet"]) == 0
+    out = tmp_path / "pano.png"
+    assert main(["render", "--ckpt", str(run), "--panorama", "--size", "96x8", "--out", str(out)]) == 0
+    assert Image.open(out).size == (96, 8)
+    flat = tmp_path / "flat"
+    assert main(["train", "--model", "cips", "--data", str(data), "--outdir", str(flat), "--kimg", "0.004",
+                 "--resolution", "8", "--batch", "4", "--width", "16", "--z-dim", "8", "--w-dim", "8",
+                 "--mapping-layers", "2", "--cips-layers", "4", "--device", "cpu", "--quiet"]) == 0
+    assert main(["render", "--ckpt", str(flat), "--panorama", "--size", "96x8", "--out", str(out)]) == 2
+    assert "cylindrical" in capsys.readouterr().err
+
+
+def test_cylindrical_requests_carry_random_angles():
+    from spatialgan.training.cips_hooks import CIPSHooks
+    from spatialgan.training.config import TrainConfig
+
+    cfg = TrainConfig(model="cips", resolution=8, z_dim=8, w_dim=8, width=16, mapping_layers=2, cips_layers=4,
+                      panorama_frames=4, device="cpu")
+    hooks = CIPSHooks(cfg)
+    request = hooks.sample_request(64, torch.device("cpu"))
+    assert request["x_offset"].abs().max() <= 4 and request["x_offset"].std() > 1
+    G = CIPSGenerator(8, **SMALL, panorama_frames=4)
+    images, _ = hooks.generate(G, request, style_mixing=0)
+    # The request's images are the frames at those angles.
+    first = G.synthesis(G.map(request["z"][:1]), coords=pixel_grid(8, 8, x_range=(-1 + float(request["x_offset"][0]),
+                                                                                   1 + float(request["x_offset"][0]))))
+    torch.testing.assert_close(images[:1], first, rtol=1e-4, atol=1e-4)

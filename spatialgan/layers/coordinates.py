@@ -34,13 +34,21 @@ class CoordinateEmbedding(nn.Module):
     half-pixel centres: at the trained grid's pixel centres this returns the table entries exactly, so training
     and inference read it the same way (and a denser grid interpolates it). Outside the frame it clamps."""
 
-    def __init__(self, channels: int, height: int, width: int):
+    def __init__(self, channels: int, height: int, width: int, periodic_x: bool = False):
         super().__init__()
         self.table = nn.Parameter(torch.randn(1, channels, height, width))
+        self.periodic_x = periodic_x
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
-        """coords (B, N, 2) in [-1, 1] -> (B, N, n)."""
+        """coords (B, N, 2) in [-1, 1] -> (B, N, n). With periodic_x, x wraps around (a cylinder): the table gets
+        one column from the other side on each edge, so interpolation across the seam is continuous."""
         table = self.table.expand(coords.shape[0], -1, -1, -1).to(coords.dtype)
+        if self.periodic_x:
+            w = table.shape[-1]
+            x = torch.remainder(coords[..., :1] + 1, 2) - 1                       # into [-1, 1)
+            x = ((x + 1) / 2 * w + 1) / (w + 2) * 2 - 1                             # same point, padded table
+            coords = torch.cat([x, coords[..., 1:]], dim=-1)
+            table = torch.cat([table[..., -1:], table, table[..., :1]], dim=-1)
         out = F.grid_sample(table, coords[:, :, None, :], mode="bilinear", padding_mode="border",
                             align_corners=False)                                   # (B, n, N, 1)
         return out[..., 0].transpose(1, 2)

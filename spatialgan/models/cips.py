@@ -21,14 +21,23 @@ from spatialgan.models.mapping import MappingNetwork
 class CIPSGenerator(nn.Module):
     def __init__(self, resolution: int, z_dim: int = 512, w_dim: int = 512, width: int = 512, num_layers: int = 14,
                  mapping_layers: int = 8, coord_embedding: bool = True, img_channels: int = 3,
-                 mapping_lr_multiplier: float = 0.01):
+                 mapping_lr_multiplier: float = 0.01, panorama_frames: float | None = None):
         super().__init__()
         if num_layers < 2 or num_layers % 2:
             raise ValueError(f"CIPS needs an even number of layers (a ToRGB after every second), got {num_layers}")
         self.resolution, self.z_dim, self.w_dim, self.img_channels = resolution, z_dim, w_dim, img_channels
         self.num_layers = num_layers
-        self.fourier = FourierFeatures(width)
-        self.embedding = CoordinateEmbedding(width, resolution, resolution) if coord_embedding else None
+        # Cylindrical coordinates: 360 degrees span `panorama_frames` frame widths, x in [-frames, frames); the
+        # Fourier features see (cos theta, sin theta, y), so every input is periodic in x.
+        self.panorama_frames = panorama_frames
+        self.fourier = FourierFeatures(width, in_features=3 if panorama_frames else 2)
+        if not coord_embedding:
+            self.embedding = None
+        elif panorama_frames:
+            self.embedding = CoordinateEmbedding(width, resolution, round(resolution * panorama_frames),
+                                                 periodic_x=True)
+        else:
+            self.embedding = CoordinateEmbedding(width, resolution, resolution)
         in_features = 2 * width if coord_embedding else width
         self.layers = nn.ModuleList([ModulatedLinear(in_features if i == 0 else width, width, w_dim)
                                      for i in range(num_layers)])
@@ -43,9 +52,14 @@ class CIPSGenerator(nn.Module):
 
     def pixel_inputs(self, coords: torch.Tensor) -> torch.Tensor:
         """coords (B, N, 2) -> the first layer's input (B, N, C)."""
-        features = self.fourier(coords)
+        if self.panorama_frames:
+            theta = coords[..., :1] * (torch.pi / self.panorama_frames)
+            features = self.fourier(torch.cat([theta.cos(), theta.sin(), coords[..., 1:]], dim=-1))
+            table_coords = torch.cat([coords[..., :1] / self.panorama_frames, coords[..., 1:]], dim=-1)
+        else:
+            features, table_coords = self.fourier(coords), coords
         if self.embedding is not None:
-            features = torch.cat([features, self.embedding(coords)], dim=-1)
+            features = torch.cat([features, self.embedding(table_coords)], dim=-1)
         return features
 
     def render_pixels(self, ws: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:

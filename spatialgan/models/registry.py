@@ -43,7 +43,8 @@ def build_ssn(cfg) -> nn.Module:
 
 def build_cips(cfg) -> nn.Module:
     return CIPSGenerator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, width=cfg.width, num_layers=cfg.cips_layers,
-                         mapping_layers=cfg.mapping_layers, coord_embedding=cfg.coord_embedding)
+                         mapping_layers=cfg.mapping_layers, coord_embedding=cfg.coord_embedding,
+                         panorama_frames=cfg.panorama_frames)
 
 
 MODELS: dict[str, ModelSpec] = {

@@ -27,6 +27,7 @@ class TrainConfig:
     latent_cols: int = 4
     cips_layers: int = 14            # CIPS: modulated FC layers (a ToRGB after every second)
     coord_embedding: bool = True     # CIPS: learned coordinate embeddings (False: CIPS-NE)
+    panorama_frames: float | None = None  # CIPS: cylindrical coordinates, 360 degrees = this many frame widths
     # Optimisation
     lr: float = 0.0025
     beta1: float = 0.0

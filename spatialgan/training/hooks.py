@@ -38,7 +38,11 @@ class TrainingHooks:
                 ws2 = G.map(torch.randn_like(z))
                 layer = torch.arange(ws.shape[1], device=ws.device)[None, :, None]
                 ws = torch.where(layer < cutoff, ws, ws2)
-        return G.synthesis(ws), ws
+        return self.synthesize_request(G, ws, request), ws
+
+    def synthesize_request(self, G: nn.Module, ws: torch.Tensor, request: dict) -> torch.Tensor:
+        """Images for a training request from its styles (CIPS adds the request's coordinates here)."""
+        return G.synthesis(ws)
 
     def prepare_reals(self, reals: torch.Tensor, request: dict) -> torch.Tensor:
         """Transforms real images to match the request (crops at a scale, patches...). Identity here."""
