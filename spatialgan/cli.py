@@ -201,6 +201,9 @@ def _add_render(sub):
                    "-1,1,-1,1); a larger region extrapolates")
     p.add_argument("--panorama", action="store_true", help="the whole 360-degree strip of a cylindrical CIPS "
                    "(trained with --panorama-frames); overrides --region")
+    p.add_argument("--foveate", default=None, help="cx,cy: foveated render, dense samples around this point")
+    p.add_argument("--samples", default=None, help="foveated render: WIDTHxHEIGHT samples (default: half of --size)")
+    p.add_argument("--gamma", type=float, default=2.0, help="foveated render: concentration (1 = uniform)")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
     p.add_argument("--band-pixels", type=int, default=1 << 16, help="pixels rendered at a time")
     p.add_argument("--out", required=True, help="output PNG")
@@ -230,7 +233,22 @@ def cmd_render(args) -> int:
         x0, x1, y0, y1 = -frames, frames, -1.0, 1.0
     z = latent_for_seed(args.seed, hooks.latent_shape()).to(next(G.parameters()).device)
     ws = hooks.map_latents(G, z, args.trunc)
-    image = render_image(G, ws, width, height, (x0, x1), (y0, y1), args.band_pixels)
+    if args.foveate:
+        from spatialgan.imageutils import to_uint8
+        from spatialgan.render.render import render_foveated
+
+        try:
+            cx, cy = (float(v) for v in args.foveate.split(","))
+        except ValueError:
+            raise SpatialGANError(f"--foveate takes cx,cy in image space, got {args.foveate!r}") from None
+        if not (-1 < cx < 1 and -1 < cy < 1) or args.gamma <= 0:
+            raise SpatialGANError("--foveate must lie inside the frame (-1..1) and --gamma be positive")
+        samples = parse_size(args.samples) if args.samples else (max(1, width // 2), max(1, height // 2))
+        if not hasattr(G, "render_pixels"):
+            raise SpatialGANError("render needs a coordinate-based model (cips)")
+        image = to_uint8(render_foveated(G, ws, width, height, samples, (cx, cy), args.gamma))[0]
+    else:
+        image = render_image(G, ws, width, height, (x0, x1), (y0, y1), args.band_pixels)
     save_image(image, args.out)
     print(f"wrote {args.out} ({width}x{height})")
     return 0

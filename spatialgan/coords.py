@@ -23,3 +23,30 @@ def pixel_grid(height: int, width: int, x_range=(-1.0, 1.0), y_range=(-1.0, 1.0)
     xs = pixel_centers(width, *x_range, device=device, dtype=dtype)
     y, x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([x, y])[None]
+
+
+def foveated_axis(n: int, center: float, gamma: float, lo: float = -1.0, hi: float = 1.0, device=None,
+                  dtype=torch.float32) -> torch.Tensor:
+    """n sample positions on [lo, hi], dense around `center`: regular t in [-1, 1] maps to
+    center + sign(t) |t|^gamma * (distance from center to the border on that side). gamma = 1 is uniform only when
+    center is the midpoint; gamma > 1 concentrates samples at the centre."""
+    t = pixel_centers(n, device=device, dtype=dtype)
+    reach = torch.where(t < 0, torch.tensor(center - lo, dtype=dtype), torch.tensor(hi - center, dtype=dtype))
+    return center + torch.sign(t) * t.abs() ** gamma * reach.to(t.device)
+
+
+def foveated_axis_inverse(x: torch.Tensor, center: float, gamma: float, lo: float = -1.0,
+                          hi: float = 1.0) -> torch.Tensor:
+    """The regular parameter t in [-1, 1] of a position x (inverse of foveated_axis)."""
+    d = x - center
+    reach = torch.where(d < 0, torch.full_like(x, center - lo), torch.full_like(x, hi - center)).clamp_min(1e-12)
+    return torch.sign(d) * (d.abs() / reach) ** (1 / gamma)
+
+
+def foveated_grid(height: int, width: int, center=(0.0, 0.0), gamma: float = 2.0, device=None,
+                  dtype=torch.float32) -> torch.Tensor:
+    """(1, 2, H, W) sample coordinates over the frame, separably dense around `center` (cx, cy)."""
+    xs = foveated_axis(width, center[0], gamma, device=device, dtype=dtype)
+    ys = foveated_axis(height, center[1], gamma, device=device, dtype=dtype)
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([x, y])[None]
