@@ -254,6 +254,25 @@ def cmd_render(args) -> int:
     return 0
 
 
+def _add_convert(sub):
+    p = sub.add_parser("convert", help="turn an official CIPS checkpoint into a spatialgan run folder",
+                       description="Reads saic-mdal/CIPS generator weights (g_ema) and writes a checkpoint that "
+                                   "generate, render, evaluate and train --resume accept.")
+    p.add_argument("--cips-official", required=True, help="the official .pt file")
+    p.add_argument("--dest", required=True, help="run folder to write")
+    p.add_argument("--resolution", type=int, default=None, help="only for CIPS-NE files (no embedding)")
+    p.set_defaults(func=cmd_convert)
+
+
+def cmd_convert(args) -> int:
+    from spatialgan.models.convert import convert_official_cips
+
+    if not Path(args.cips_official).is_file():
+        raise SpatialGANError(f"{args.cips_official}: no such file")
+    print(f"wrote {convert_official_cips(args.cips_official, args.dest, args.resolution)}")
+    return 0
+
+
 def _add_dataset(sub):
     p = sub.add_parser("dataset", help="pack a folder of images into a training .zip",
                        description="Decode, crop to square, resize (Lanczos) and store as PNG in a zip; unreadable "
@@ -296,7 +315,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spatialgan", description="Position-aware GAN image synthesis.")
     parser.add_argument("--version", action="version", version=f"spatialgan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_generate, _add_resample, _add_evaluate, _add_render, _add_dataset, _add_demo):
+    for add in (_add_train, _add_generate, _add_resample, _add_evaluate, _add_render, _add_convert, _add_dataset,
+                _add_demo):
         add(sub)
     return parser
 

@@ -299,3 +299,73 @@ def test_render_cli_foveated(tmp_path):
     assert Image.open(out).size == (40, 24)
     assert main(["render", "--ckpt", str(tmp_path / "run"), "--size", "40x24", "--foveate", "0.2",
                  "--out", str(out)]) == 2
+
+
+# ------------------------------------------------------------------ official CIPS checkpoints
+def _official_forward(state, coords, z):
+    """CIPSskip's computation written from its public layout: LFF and embedding, conv1, pairs of styled 1x1 convs
+    each followed by a ToRGB, mapping `style.*` after pixel norm (noise off)."""
+    lrelu = lambda x: F.leaky_relu(x, 0.2) * math.sqrt(2)               # noqa: E731
+    w = z / (z.square().mean(1, keepdim=True) + 1e-8).sqrt()
+    i = 1
+    while f"style.{i}.weight" in state:
+        wt, b = state[f"style.{i}.weight"], state[f"style.{i}.bias"]
+        w = lrelu(w @ (wt * 0.01 / math.sqrt(wt.shape[1])).T + b * 0.01)
+        i += 1
+
+    def styled(x, name, demod=True):
+        weight = state[f"{name}.conv.weight"][0, :, :, 0, 0]
+        mw, mb = state[f"{name}.conv.modulation.weight"], state[f"{name}.conv.modulation.bias"]
+        s = w @ (mw / math.sqrt(mw.shape[1])).T + mb
+        wmod = weight[None] / math.sqrt(weight.shape[1]) * s[:, None, :]            # (B, out, in)
+        if demod:
+            wmod = wmod / (wmod.square().sum(2, keepdim=True) + 1e-8).sqrt()
+        return torch.einsum("boi,bihw->bohw", wmod, x)
+
+    ff = torch.sin(F.conv2d(coords, state["lff.ffm.conv.weight"], state["lff.ffm.conv.bias"]))
+    emb = state["emb.input"].expand(coords.shape[0], -1, -1, -1)                    # trained grid: direct lookup
+    x = torch.cat([ff, emb], 1)
+    x = lrelu(styled(x, "conv1") + state["conv1.activate.bias"].view(1, -1, 1, 1))
+    rgb, j = 0, 0
+    while f"linears.{j}.conv.weight" in state:
+        x = lrelu(styled(x, f"linears.{j}") + state[f"linears.{j}.activate.bias"].view(1, -1, 1, 1))
+        if j % 2 == 1:
+            k = j // 2
+            rgb = rgb + styled(x, f"to_rgbs.{k}", demod=False) + state[f"to_rgbs.{k}.bias"]
+        j += 1
+    return rgb
+
+
+def test_official_cips_state_dict_converts_exactly(tmp_path):
+    from spatialgan.models.convert import official_cips_to_ours, ours_to_official_cips
+
+    torch.manual_seed(4)
+    ours = CIPSGenerator(8, z_dim=8, w_dim=8, width=16, num_layers=4, mapping_layers=2, channels=[16, 8]).eval()
+    with torch.no_grad():
+        for name, p in ours.named_parameters():
+            if name.endswith("bias") and "affine" not in name:
+                p.normal_(0, 0.3)
+    official = ours_to_official_cips(ours.state_dict())
+    assert official["conv1.conv.weight"].shape == (1, 16, 32, 1, 1) and official["emb.input"].shape == (1, 16, 8, 8)
+    assert official["to_rgbs.1.bias"].shape == (1, 3, 1, 1) and official["lff.ffm.conv.weight"].shape == (16, 2, 1, 1)
+    converted, kwargs = official_cips_to_ours(official)
+    assert kwargs["channels"] == [16, 8] and kwargs["resolution"] == 8 and kwargs["num_layers"] == 4
+    G = CIPSGenerator(**kwargs).eval()
+    G.load_state_dict(converted, strict=False)
+    z = torch.randn(2, 8)
+    coords = pixel_grid(8, 8).expand(2, -1, -1, -1)
+    torch.testing.assert_close(G(z, coords=coords), _official_forward(official, coords, z), rtol=1e-4, atol=1e-4)
+
+
+def test_convert_cli_writes_a_usable_run(tmp_path, capsys):
+    from spatialgan.cli import main
+    from spatialgan.models.convert import ours_to_official_cips
+
+    ours = CIPSGenerator(8, z_dim=8, w_dim=8, width=16, num_layers=4, mapping_layers=2)
+    official = ours_to_official_cips(ours.state_dict())
+    torch.save({"g_ema": official, "g": official}, tmp_path / "cips.pt")
+    assert main(["convert", "--cips-official", str(tmp_path / "cips.pt"), "--dest", str(tmp_path / "run")]) == 0
+    assert main(["render", "--ckpt", str(tmp_path / "run"), "--size", "24x16", "--out", str(tmp_path / "a.png")]) == 0
+    torch.save({"g_ema": {"x": torch.zeros(1)}}, tmp_path / "bad.pt")
+    assert main(["convert", "--cips-official", str(tmp_path / "bad.pt"), "--dest", str(tmp_path / "r2")]) == 2
+    assert "no official CIPS generator" in capsys.readouterr().err

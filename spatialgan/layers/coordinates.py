@@ -66,8 +66,9 @@ def modulated_linear(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor
 
 
 class ModulatedLinear(nn.Module):
-    """One CIPS layer: modulated FC (demodulated), bias, leaky ReLU x sqrt(2); or, as ToRGB, no demodulation and
-    no activation. w is (B, w_dim) or per pixel (B, N, w_dim)."""
+    """One CIPS layer: modulated FC (demodulated), per-pixel noise (learned strength, 0 at init, as in the
+    official code), bias, leaky ReLU x sqrt(2); or, as ToRGB, no demodulation, noise or activation.
+    w is (B, w_dim) or per pixel (B, N, w_dim)."""
 
     def __init__(self, in_features: int, out_features: int, w_dim: int, demodulate: bool = True,
                  activation: bool = True):
@@ -75,12 +76,19 @@ class ModulatedLinear(nn.Module):
         self.affine = EqualizedLinear(w_dim, in_features, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_features, in_features))
         self.bias = nn.Parameter(torch.zeros(out_features))
+        self.noise_strength = nn.Parameter(torch.zeros([])) if activation else None
         self.weight_gain = 1 / math.sqrt(in_features)
         self.demodulate, self.activation = demodulate, activation
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """noise_mode 'random' adds fresh N(0, 1) noise per pixel; 'const' and 'none' add none (pixels have no
+        fixed positions to hold a constant noise map)."""
         styles = self.affine(w)
         if styles.ndim == 2:
             styles = styles[:, None]
-        y = modulated_linear(x, self.weight * self.weight_gain, styles, self.demodulate) + self.bias.to(x.dtype)
-        return F.leaky_relu(y, 0.2) * LRELU_GAIN if self.activation else y
+        y = modulated_linear(x, self.weight * self.weight_gain, styles, self.demodulate)
+        if not self.activation:
+            return y + self.bias.to(x.dtype)
+        if noise_mode == "random":
+            y = y + self.noise_strength.to(y.dtype) * torch.randn(*y.shape[:-1], 1, device=y.device, dtype=y.dtype)
+        return F.leaky_relu(y + self.bias.to(x.dtype), 0.2) * LRELU_GAIN

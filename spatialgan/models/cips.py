@@ -1,8 +1,9 @@
 """CIPS: every pixel's colour computed independently from its coordinate and a latent (no spatial convolution).
 
 Inputs per pixel: Fourier features sin(B [x, y] + b) and, unless CIPS-NE, a learned coordinate embedding read at
-the pixel's position; then `num_layers` modulated FC layers (StyleGAN2 modulation/demodulation, leaky ReLU) of
-width `width`, with a modulated ToRGB after every second layer, summed. Coordinates are the interface: any
+the pixel's position; an input layer and `num_layers` modulated FC layers (StyleGAN2 modulation/demodulation,
+leaky ReLU), with a modulated ToRGB after every second layer, summed (the official CIPSskip layout: conv1, then
+pairs of `linears` each followed by a `to_rgbs` entry; styles in the same interleaved order). Coordinates are the interface: any
 (B, 2, H, W) tensor in image space (spatialgan.coords) gives an image of that size, so resolution, crops,
 foveation and panoramas are coordinate builders. Layers are matrix products over pixels; a render can be split
 into pixel chunks with identical results.
@@ -21,7 +22,8 @@ from spatialgan.models.mapping import MappingNetwork
 class CIPSGenerator(nn.Module):
     def __init__(self, resolution: int, z_dim: int = 512, w_dim: int = 512, width: int = 512, num_layers: int = 14,
                  mapping_layers: int = 8, coord_embedding: bool = True, img_channels: int = 3,
-                 mapping_lr_multiplier: float = 0.01, panorama_frames: float | None = None):
+                 mapping_lr_multiplier: float = 0.01, panorama_frames: float | None = None,
+                 channels: list[int] | None = None):
         super().__init__()
         if num_layers < 2 or num_layers % 2:
             raise ValueError(f"CIPS needs an even number of layers (a ToRGB after every second), got {num_layers}")
@@ -38,12 +40,18 @@ class CIPSGenerator(nn.Module):
                                                  periodic_x=True)
         else:
             self.embedding = CoordinateEmbedding(width, resolution, resolution)
-        in_features = 2 * width if coord_embedding else width
-        self.layers = nn.ModuleList([ModulatedLinear(in_features if i == 0 else width, width, w_dim)
-                                     for i in range(num_layers)])
-        self.torgbs = nn.ModuleList([ModulatedLinear(width, img_channels, w_dim, demodulate=False, activation=False)
-                                     for _ in range(num_layers // 2)])
-        self.num_ws = num_layers + num_layers // 2     # one style per FC layer, then one per ToRGB
+        channels = list(channels) if channels else [width] * (num_layers // 2)   # width of each layer pair
+        if len(channels) != num_layers // 2:
+            raise ValueError(f"channels needs one width per layer pair ({num_layers // 2}), got {len(channels)}")
+        self.channels = channels
+        self.input_layer = ModulatedLinear(2 * width if coord_embedding else width, channels[0], w_dim)
+        layers, torgbs, previous = [], [], channels[0]
+        for c in channels:
+            layers += [ModulatedLinear(previous, c, w_dim), ModulatedLinear(c, c, w_dim)]
+            torgbs.append(ModulatedLinear(c, img_channels, w_dim, demodulate=False, activation=False))
+            previous = c
+        self.layers, self.torgbs = nn.ModuleList(layers), nn.ModuleList(torgbs)
+        self.num_ws = 1 + num_layers + num_layers // 2     # input layer, then per pair: 2 layers and a ToRGB
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, lr_multiplier=mapping_lr_multiplier)
 
     def map(self, z: torch.Tensor, truncation_psi: float = 1.0, update_w_avg: bool = False) -> torch.Tensor:
@@ -62,21 +70,22 @@ class CIPSGenerator(nn.Module):
             features = torch.cat([features, self.embedding(table_coords)], dim=-1)
         return features
 
-    def render_pixels(self, ws: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-        """ws (B, num_ws, w_dim), or per pixel (B, num_ws, N, w_dim); coords (B, N, 2) -> colours (B, N, 3)."""
-        x = self.pixel_inputs(coords)
+    def render_pixels(self, ws: torch.Tensor, coords: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """ws (B, num_ws, w_dim), or per pixel (B, num_ws, N, w_dim); coords (B, N, 2) -> colours (B, N, 3).
+        Style order: input layer 0; layer j at 1 + j + j // 2; the ToRGB of pair k at 3 k + 3."""
+        x = self.input_layer(self.pixel_inputs(coords), ws[:, 0], noise_mode)
         rgb = 0
-        for i, layer in enumerate(self.layers):
-            x = layer(x, ws[:, i])
-            if i % 2 == 1:
-                rgb = rgb + self.torgbs[i // 2](x, ws[:, self.num_layers + i // 2])
+        for j, layer in enumerate(self.layers):
+            x = layer(x, ws[:, 1 + j + j // 2], noise_mode)
+            if j % 2 == 1:
+                rgb = rgb + self.torgbs[j // 2](x, ws[:, 3 * (j // 2) + 3])
         return rgb
 
     def synthesis(self, ws: torch.Tensor, noise_mode: str = "const", coords: torch.Tensor | None = None,
                   chunk: int | None = None) -> torch.Tensor:
         """Images (B, 3, H, W) at `coords` (B or 1, 2, H, W; default: the trained full frame). ws may be per pixel,
         (B, num_ws, w_dim, H, W). `chunk` renders that many pixels at a time (bounded memory, same result).
-        CIPS has no noise inputs; noise_mode is accepted for a uniform generator interface."""
+        noise_mode 'random' adds per-pixel noise; 'const'/'none' render deterministically."""
         if coords is None:
             coords = pixel_grid(self.resolution, self.resolution, device=ws.device, dtype=ws.dtype)
         b = ws.shape[0]
@@ -89,7 +98,7 @@ class CIPSGenerator(nn.Module):
         parts = []
         for start in range(0, n, step):
             ws_part = ws[:, :, start:start + step] if ws.ndim == 4 else ws
-            parts.append(self.render_pixels(ws_part, flat[:, start:start + step]))
+            parts.append(self.render_pixels(ws_part, flat[:, start:start + step], noise_mode))
         out = torch.cat(parts, dim=1)
         return out.transpose(1, 2).reshape(b, self.img_channels, h, w)
 

@@ -44,7 +44,7 @@ def build_ssn(cfg) -> nn.Module:
 def build_cips(cfg) -> nn.Module:
     return CIPSGenerator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, width=cfg.width, num_layers=cfg.cips_layers,
                          mapping_layers=cfg.mapping_layers, coord_embedding=cfg.coord_embedding,
-                         panorama_frames=cfg.panorama_frames)
+                         panorama_frames=cfg.panorama_frames, channels=cfg.cips_channels)
 
 
 MODELS: dict[str, ModelSpec] = {
