@@ -369,3 +369,19 @@ def test_convert_cli_writes_a_usable_run(tmp_path, capsys):
     torch.save({"g_ema": {"x": torch.zeros(1)}}, tmp_path / "bad.pt")
     assert main(["convert", "--cips-official", str(tmp_path / "bad.pt"), "--dest", str(tmp_path / "r2")]) == 2
     assert "no official CIPS generator" in capsys.readouterr().err
+
+
+def test_per_pixel_noise_only_in_random_mode():
+    layer = ModulatedLinear(5, 3, w_dim=4)
+    x, w = torch.randn(2, 6, 5), torch.randn(2, 4)
+    torch.testing.assert_close(layer(x, w, "random"), layer(x, w, "const"))     # strength 0 at init
+    with torch.no_grad():
+        layer.noise_strength.fill_(0.5)
+    a, b = layer(x, w, "random"), layer(x, w, "random")
+    assert not torch.equal(a, b) and torch.equal(layer(x, w, "const"), layer(x, w, "none"))
+    torch.manual_seed(9)
+    noisy = layer(x, w, "random")
+    torch.manual_seed(9)
+    noise = torch.randn(2, 6, 1)
+    pre = modulated_linear(x, layer.weight / math.sqrt(5), layer.affine(w)[:, None]) + 0.5 * noise + layer.bias
+    torch.testing.assert_close(noisy, F.leaky_relu(pre, 0.2) * math.sqrt(2), rtol=1e-5, atol=1e-5)

@@ -55,14 +55,28 @@ class CoordinateEmbedding(nn.Module):
 
 
 def modulated_linear(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
-                     eps: float = 1e-8) -> torch.Tensor:
-    """StyleGAN2 modulation for a per-pixel FC layer: y = ((x * s) W^T) * d, d = 1 / sqrt(sum_i (W_oi s_i)^2).
+                     eps: float = 1e-8, bias: torch.Tensor | None = None, gain: float = 1.0) -> torch.Tensor:
+    """StyleGAN2 modulation for a per-pixel FC layer: y = gain * ((x * s) W^T) * d + bias,
+    d = 1 / sqrt(sum_i (W_oi s_i)^2).
 
-    x (B, N, Cin); styles (B, 1, Cin) for one style per image or (B, N, Cin) per pixel (then d is per pixel)."""
+    x (B, N, Cin); styles (B, 1, Cin) for one style per image or (B, N, Cin) per pixel (then d is per pixel).
+    With one style per image the per-sample weights (B, Cin, Cout) are built first (tiny next to the pixels) and
+    applied with the bias by one batched matmul: no extra pass over the activations for x * s, d or the bias."""
+    if styles.shape[1] == 1:
+        w = weight.t()[None] * styles.transpose(1, 2)                                       # (B, Cin, Cout)
+        if demodulate:
+            w = w * (w.square().sum(1, keepdim=True) + eps).rsqrt()
+        if gain != 1.0:
+            w = w * gain
+        if bias is None:
+            return torch.bmm(x, w.to(x.dtype))
+        return torch.baddbmm(bias.to(x.dtype).expand(x.shape[0], 1, -1), x, w.to(x.dtype))
     y = torch.matmul(x * styles.to(x.dtype), weight.t().to(x.dtype))
     if demodulate:
         y = y * (torch.matmul(styles.square(), weight.square().t()) + eps).rsqrt().to(y.dtype)
-    return y
+    if gain != 1.0:
+        y = y * gain
+    return y if bias is None else y + bias.to(y.dtype)
 
 
 class ModulatedLinear(nn.Module):
@@ -86,9 +100,13 @@ class ModulatedLinear(nn.Module):
         styles = self.affine(w)
         if styles.ndim == 2:
             styles = styles[:, None]
-        y = modulated_linear(x, self.weight * self.weight_gain, styles, self.demodulate)
+        weight = self.weight * self.weight_gain
         if not self.activation:
-            return y + self.bias.to(x.dtype)
+            return modulated_linear(x, weight, styles, self.demodulate, bias=self.bias)
+        # lrelu(y + noise + b) * sqrt(2) == lrelu(sqrt(2) (y + noise + b)): the gain goes into the small per-sample
+        # weights, the bias and the noise strength rather than into a pass over the activations.
+        y = modulated_linear(x, weight, styles, self.demodulate, bias=self.bias * LRELU_GAIN, gain=LRELU_GAIN)
         if noise_mode == "random":
-            y = y + self.noise_strength.to(y.dtype) * torch.randn(*y.shape[:-1], 1, device=y.device, dtype=y.dtype)
-        return F.leaky_relu(y + self.bias.to(x.dtype), 0.2) * LRELU_GAIN
+            noise = torch.randn(*y.shape[:-1], 1, device=y.device, dtype=y.dtype)
+            y = y + (self.noise_strength * LRELU_GAIN).to(y.dtype) * noise
+        return F.leaky_relu(y, 0.2)

@@ -70,7 +70,7 @@ class CIPSGenerator(nn.Module):
             features = torch.cat([features, self.embedding(table_coords)], dim=-1)
         return features
 
-    def render_pixels(self, ws: torch.Tensor, coords: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+    def render_pixels(self, ws: torch.Tensor, coords: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
         """ws (B, num_ws, w_dim), or per pixel (B, num_ws, N, w_dim); coords (B, N, 2) -> colours (B, N, 3).
         Style order: input layer 0; layer j at 1 + j + j // 2; the ToRGB of pair k at 3 k + 3."""
         x = self.input_layer(self.pixel_inputs(coords), ws[:, 0], noise_mode)
@@ -81,11 +81,11 @@ class CIPSGenerator(nn.Module):
                 rgb = rgb + self.torgbs[j // 2](x, ws[:, 3 * (j // 2) + 3])
         return rgb
 
-    def synthesis(self, ws: torch.Tensor, noise_mode: str = "const", coords: torch.Tensor | None = None,
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "random", coords: torch.Tensor | None = None,
                   chunk: int | None = None) -> torch.Tensor:
         """Images (B, 3, H, W) at `coords` (B or 1, 2, H, W; default: the trained full frame). ws may be per pixel,
         (B, num_ws, w_dim, H, W). `chunk` renders that many pixels at a time (bounded memory, same result).
-        noise_mode 'random' adds per-pixel noise; 'const'/'none' render deterministically."""
+        noise_mode 'random' (training, as StyleGAN2) adds per-pixel noise; 'const'/'none' render deterministically."""
         if coords is None:
             coords = pixel_grid(self.resolution, self.resolution, device=ws.device, dtype=ws.dtype)
         b = ws.shape[0]
@@ -102,6 +102,6 @@ class CIPSGenerator(nn.Module):
         out = torch.cat(parts, dim=1)
         return out.transpose(1, 2).reshape(b, self.img_channels, h, w)
 
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "const",
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "random",
                 coords: torch.Tensor | None = None, chunk: int | None = None) -> torch.Tensor:
         return self.synthesis(self.map(z, truncation_psi), noise_mode, coords, chunk)

@@ -41,7 +41,7 @@ def render_image(G, ws: torch.Tensor, width: int, height: int, x_range=(-1.0, 1.
         coords = torch.stack([x, y])[None]
         for left in range(0, width, band_pixels):        # very wide rows: split columns too
             part = coords[..., left:left + band_pixels]
-            img = G.synthesis(ws, coords=part)
+            img = G.synthesis(ws, "const", coords=part)
             out[top:top + band_y.shape[0], left:left + part.shape[-1]] = to_uint8(img)[0]
     return out
 
@@ -57,7 +57,7 @@ def render_foveated(G, ws: torch.Tensor, width: int, height: int, samples: tuple
     from spatialgan.coords import foveated_axis_inverse, foveated_grid, pixel_centers
 
     sw, sh = samples
-    warped = G.synthesis(ws, coords=foveated_grid(sh, sw, center, gamma, device=ws.device))    # (B, 3, sh, sw)
+    warped = G.synthesis(ws, "const", coords=foveated_grid(sh, sw, center, gamma, device=ws.device))    # (B, 3, sh, sw)
     tx = foveated_axis_inverse(pixel_centers(width, device=ws.device), center[0], gamma)
     ty = foveated_axis_inverse(pixel_centers(height, device=ws.device), center[1], gamma)
     y, x = torch.meshgrid(ty, tx, indexing="ij")

@@ -30,4 +30,4 @@ class CIPSHooks(TrainingHooks):
     @torch.no_grad()
     def render_full_frame(self, G, z, resolution, truncation_psi=1.0):
         coords = pixel_grid(resolution, resolution, device=z.device)
-        return G.synthesis(G.map(z, truncation_psi), coords=coords, chunk=1 << 16)
+        return G.synthesis(G.map(z, truncation_psi), "const", coords=coords, chunk=1 << 16)
