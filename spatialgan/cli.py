@@ -27,6 +27,7 @@ TRAIN_FLAGS = {
     "lambda_distortion": (float, "SSN: weight of the distortion regularizer (default 100)"),
     "distortion_interval": (int, "SSN: distortion regularizer every N steps (default 4)"),
     "cips_layers": (int, "CIPS: modulated FC layers, even (default 14)"),
+    "patch_size": (int, "CIPS: train on patches of this size at random places and scales"),
     "panorama_frames": (float, "CIPS: train cylindrically; 360 degrees = this many frame widths (e.g. 4)"),
     "init_from": (str, "start from a trained StyleGAN2: our checkpoint or a rosinality .pt (SSN transfer)"),
     "metrics": (str, "metrics at each snapshot, e.g. swd,fid (see `evaluate`)"),

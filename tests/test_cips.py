@@ -385,3 +385,44 @@ def test_per_pixel_noise_only_in_random_mode():
     noise = torch.randn(2, 6, 1)
     pre = modulated_linear(x, layer.weight / math.sqrt(5), layer.affine(w)[:, None]) + 0.5 * noise + layer.bias
     torch.testing.assert_close(noisy, F.leaky_relu(pre, 0.2) * math.sqrt(2), rtol=1e-5, atol=1e-5)
+
+
+# ------------------------------------------------------------------ patch training
+def test_patch_requests_match_generated_coordinates_and_real_crops():
+    from spatialgan.training.cips_hooks import CIPSHooks
+    from spatialgan.training.config import TrainConfig
+
+    cfg = TrainConfig(model="cips", resolution=16, patch_size=8, z_dim=8, w_dim=8, width=16, mapping_layers=2,
+                      cips_layers=4, device="cpu")
+    hooks = CIPSHooks(cfg)
+    torch.manual_seed(0)
+    request = hooks.sample_request(32, torch.device("cpu"))
+    sides = [s for _, _, s in request["patch_boxes"]]
+    assert min(sides) >= 8 and max(sides) <= 16 and len(set(sides)) > 3        # several scales
+    coords = hooks.request_coords(request, 32, torch.device("cpu"))
+    assert coords.shape == (32, 2, 8, 8) and coords.abs().max() < 1
+    # Reals whose colours are their own coordinates: each prepared patch must show its request's coordinates.
+    reals = pixel_grid(16, 16).repeat(32, 1, 1, 1)[:, [0, 1, 0]]
+    patches = hooks.prepare_reals(reals, request)
+    assert patches.shape == (32, 3, 8, 8)
+    # Antialiased resizing is not exactly linear-preserving (a sampled tent's centroid drifts a little): positions
+    # agree to a tenth of a real pixel (2 / 16 wide) away from the border.
+    interior = (slice(None), slice(None), slice(1, -1), slice(1, -1))
+    torch.testing.assert_close(patches[:, :2][interior], coords[interior], rtol=0, atol=0.1 * 2 / 16)
+    same_size = [i for i, (_, _, side) in enumerate(request["patch_boxes"]) if side == 8]
+    assert same_size
+    torch.testing.assert_close(patches[same_size, :2], coords[same_size], rtol=0, atol=1e-6)   # plain crops: exact
+
+
+def test_patch_training_step_and_patch_sized_discriminator(tmp_path):
+    from spatialgan.training.config import TrainConfig
+    from spatialgan.training.loop import Trainer
+
+    cfg = TrainConfig(model="cips", resolution=16, patch_size=8, batch=4, width=16, z_dim=8, w_dim=8,
+                      mapping_layers=2, cips_layers=4, device="cpu", outdir=str(tmp_path), grid=4)
+    t = Trainer(cfg)
+    seen = []
+    t.D.register_forward_hook(lambda m, inp, out: seen.append(tuple(inp[0].shape[-2:])))
+    t.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
+    assert set(seen) == {(8, 8)}
+    assert t.sample_grid().shape[-2:] == (16, 16)                                # snapshots show whole frames

@@ -26,7 +26,8 @@ class ModelSpec:
 
 
 def build_discriminator(cfg) -> nn.Module:
-    return Discriminator(cfg.resolution, img_channels=3, channel_base=cfg.channel_base, channel_max=cfg.width,
+    # With patch training, D is built for the patches it sees.
+    return Discriminator(getattr(cfg, "patch_size", None) or cfg.resolution, img_channels=3, channel_base=cfg.channel_base, channel_max=cfg.width,
                          downsample=cfg.downsample)
 
 

@@ -1,8 +1,9 @@
-"""CIPS training hooks: StyleGAN2's, plus rendering the full frame at any resolution (SelfSSIM, render tools)."""
+"""CIPS training hooks: cylindrical frames at random angles, patch training, and full-frame renders at any size."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from spatialgan.coords import pixel_grid
 from spatialgan.training.hooks import TrainingHooks
@@ -10,22 +11,53 @@ from spatialgan.training.hooks import TrainingHooks
 
 class CIPSHooks(TrainingHooks):
     """With a cylindrical model, each generated training image is a frame at a random angle of its panorama (the
-    reals are taken as such frames), as in CIPS's panorama training."""
+    reals are taken as such frames), as in CIPS's panorama training.
+
+    Patch training (`patch_size` P < resolution R, the paper's memory-constrained mode): each sample is a P x P
+    patch of a random square region of the frame, of side S real pixels with S uniform in [P, R] (multi-scale) at
+    a random integer position; the real image is cropped to the same region and resized to P x P (antialiased
+    bilinear), so generated and real patches cover the same part of the frame. D sees only patches."""
 
     def sample_request(self, batch_size, device):
         request = super().sample_request(batch_size, device)
-        frames = self.config.panorama_frames
-        if frames:
-            request["x_offset"] = (torch.rand(batch_size, device=device) * 2 - 1) * frames
+        cfg = self.config
+        if cfg.panorama_frames:
+            request["x_offset"] = (torch.rand(batch_size, device=device) * 2 - 1) * cfg.panorama_frames
+        if cfg.patch_size and cfg.patch_size < cfg.resolution:
+            r, p = cfg.resolution, cfg.patch_size
+            sides = torch.randint(p, r + 1, (batch_size,))
+            request["patch_boxes"] = [(int(torch.randint(0, r - s + 1, ())), int(torch.randint(0, r - s + 1, ())),
+                                       int(s)) for s in sides]                         # (left, top, side) in pixels
         return request
 
+    def request_coords(self, request, batch: int, device) -> torch.Tensor | None:
+        cfg = self.config
+        if "patch_boxes" in request:
+            r, p = cfg.resolution, cfg.patch_size
+            coords = torch.cat([pixel_grid(p, p, x_range=(-1 + 2 * left / r, -1 + 2 * (left + side) / r),
+                                           y_range=(-1 + 2 * top / r, -1 + 2 * (top + side) / r), device=device)
+                                for left, top, side in request["patch_boxes"]])
+        elif "x_offset" in request:
+            coords = pixel_grid(cfg.resolution, cfg.resolution, device=device).repeat(batch, 1, 1, 1)
+        else:
+            return None
+        if "x_offset" in request:
+            coords[:, 0] += request["x_offset"][:, None, None]
+        return coords
+
     def synthesize_request(self, G, ws, request):
-        if "x_offset" not in request:
-            return G.synthesis(ws)
-        r = self.config.resolution
-        coords = pixel_grid(r, r, device=ws.device).repeat(ws.shape[0], 1, 1, 1)
-        coords[:, 0] += request["x_offset"][:, None, None]
-        return G.synthesis(ws, coords=coords)
+        coords = self.request_coords(request, ws.shape[0], ws.device)
+        return G.synthesis(ws) if coords is None else G.synthesis(ws, coords=coords)
+
+    def prepare_reals(self, reals, request):
+        if "patch_boxes" not in request:
+            return reals
+        p = self.config.patch_size
+        crops = [reals[i:i + 1, :, top:top + side, left:left + side] for i, (left, top, side)
+                 in enumerate(request["patch_boxes"])]
+        return torch.cat([c if c.shape[-1] == p else
+                          F.interpolate(c, size=(p, p), mode="bilinear", align_corners=False, antialias=True)
+                          for c in crops])
 
     @torch.no_grad()
     def render_full_frame(self, G, z, resolution, truncation_psi=1.0):

@@ -28,6 +28,7 @@ class TrainConfig:
     cips_layers: int = 14            # CIPS: modulated FC layers (a ToRGB after every second)
     coord_embedding: bool = True     # CIPS: learned coordinate embeddings (False: CIPS-NE)
     panorama_frames: float | None = None  # CIPS: cylindrical coordinates, 360 degrees = this many frame widths
+    patch_size: int | None = None    # CIPS: train on P x P patches of random regions (D sees patches)
     cips_channels: list | None = None     # CIPS: width of each layer pair (None: all --width; official: 512..128)
     # Optimisation
     lr: float = 0.0025
