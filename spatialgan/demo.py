@@ -15,7 +15,7 @@ from PIL import Image
 from spatialgan import __version__
 from spatialgan.data.dataset import RESIZE_FILTER
 from spatialgan.data.pack import pack_images
-from spatialgan.generate import generate_images, load_generator
+from spatialgan.generate import generate_images, latent_for_seed, load_generator
 from spatialgan.imageutils import make_grid, save_image, to_uint8
 from spatialgan.training.config import TrainConfig
 from spatialgan.training.loop import Trainer
@@ -28,6 +28,8 @@ DEMO_CONFIG = dict(model="stylegan2", resolution=32, batch=32, kimg=36.0, width=
 # SSN, the paper's way: initialised from the StyleGAN2 run, then fine-tuned with the distortion regularizer.
 # lambda_D = 1: at this size lambda_D >= 10 makes the model ignore its latent blocks (benchmarks/RESULTS.md).
 DEMO_SSN = dict(model="ssn", kimg=6.0, snap_kimg=6.0, latent_rows=4, latent_cols=4, lambda_distortion=1.0)
+# CIPS with cylindrical coordinates (360 degrees = 4 frame widths), trained on the same crops as frames.
+DEMO_CIPS = dict(model="cips", kimg=8.0, snap_kimg=8.0, cips_layers=8, panorama_frames=4.0, style_mixing=0.0)
 
 
 def bundled_photos() -> dict[str, np.ndarray]:
@@ -148,7 +150,47 @@ def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: i
                _svg_curves(records, ["Loss/scores/real", "Loss/scores/fake"]))
     add_ssn_section(report, outdir, data, trainer.cfg, DEMO_SSN["kimg"] if kimg is None else kimg / 4, seed,
                     progress)
+    add_cips_section(report, outdir, data, DEMO_CIPS["kimg"] if kimg is None else kimg / 4, seed, progress)
     return report.write()
+
+
+def add_cips_section(report: Report, outdir: Path, data: Path, kimg: float, seed: int, progress: bool) -> None:
+    """Trains (or reuses) a small cylindrical CIPS and adds any-resolution, panorama and foveated pictures."""
+    from spatialgan.render.render import render_foveated, render_image
+    from spatialgan.training.checkpoint import find_snapshots
+
+    run_dir = outdir / "cips-run"
+    snaps = find_snapshots(run_dir)
+    if snaps:
+        trainer = Trainer.from_checkpoint(snaps[-1], {"kimg": kimg})
+    else:
+        values = dict(DEMO_CONFIG, **DEMO_CIPS)
+        values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed)
+        trainer = Trainer(TrainConfig(**values))
+    start = time.time()
+    trainer.run(progress=progress)
+    seconds = time.time() - start
+    G, cfg, hooks = load_generator(run_dir)
+    z = torch.cat([latent_for_seed(s, hooks.latent_shape()) for s in range(4)])
+    r = cfg.resolution
+    scales = [to_uint8(hooks.render_full_frame(G, z, r * k)) for k in (1, 2, 4)]
+    up = [np.repeat(np.repeat(a, 4 // k, 1), 4 // k, 2) for a, k in zip(scales, (1, 2, 4))]
+    rows = make_grid(np.concatenate(up), ncol=4, pad=2)
+    ws = hooks.map_latents(G, z[:1])
+    frames = cfg.panorama_frames
+    pano = render_image(G, ws, int(r * 2 * frames), r, (-frames, frames), (-1.0, 1.0))
+    pano2 = np.concatenate([pano, pano[:, : pano.shape[1] // 4]], 1)     # wrapped past 360 degrees: no seam
+    fov = to_uint8(render_foveated(G, ws, 4 * r, 4 * r, (r, r), (0.3, -0.2), 2.0))[0]
+    report.add("CIPS: any resolution, panorama, foveation",
+               f"<p>A CIPS (pixels computed independently from coordinates, {cfg.cips_layers} modulated FC layers) "
+               f"trained for {trainer.cur_nimg} images ({seconds:.0f} s this call) with cylindrical coordinates: "
+               f"each crop is a frame of a 360-degree panorama {frames:g} frames wide.</p>"
+               + report.image(rows, "cips-scales.png", "rows: seeds 0-3 rendered at 32, 64 and 128 pixels "
+                              "(shown at one size)", 2)
+               + report.image(pano2, "cips-panorama.png", "seed 0: the whole 360-degree strip, followed by its "
+                              "first quarter again (the seam is continuous)", 2)
+               + report.image(fov, "cips-foveated.png", "seed 0, foveated: 32x32 samples concentrated at "
+                              "(0.3, -0.2), resampled to 128x128", 2))
 
 
 def add_ssn_section(report: Report, outdir: Path, data: Path, stylegan2_cfg: TrainConfig, kimg: float, seed: int,
