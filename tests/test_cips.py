@@ -426,3 +426,20 @@ def test_patch_training_step_and_patch_sized_discriminator(tmp_path):
     t.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
     assert set(seen) == {(8, 8)}
     assert t.sample_grid().shape[-2:] == (16, 16)                                # snapshots show whole frames
+
+
+def test_blending_two_latents_per_pixel():
+    from spatialgan.render.render import blend_styles, horizontal_ramp
+
+    torch.manual_seed(6)
+    G = CIPSGenerator(8, **SMALL).eval()
+    wa, wb = G.map(torch.randn(1, 8)), G.map(torch.randn(1, 8))
+    weights = horizontal_ramp(16, 8, 0.25, 0.75)
+    assert torch.allclose(weights.sum(0), torch.ones(8, 16))
+    coords = pixel_grid(8, 16)
+    mixed = G.synthesis(blend_styles([wa, wb], weights), "const", coords=coords)
+    a, b = G.synthesis(wa, "const", coords=coords), G.synthesis(wb, "const", coords=coords)
+    torch.testing.assert_close(mixed[..., :4], a[..., :4], rtol=1e-4, atol=1e-4)     # pure first latent
+    torch.testing.assert_close(mixed[..., -4:], b[..., -4:], rtol=1e-4, atol=1e-4)   # pure second latent
+    middle = mixed[..., 6:10]
+    assert (middle - a[..., 6:10]).abs().mean() > 1e-3 and (middle - b[..., 6:10]).abs().mean() > 1e-3

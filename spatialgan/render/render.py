@@ -64,3 +64,22 @@ def render_foveated(G, ws: torch.Tensor, width: int, height: int, samples: tuple
     grid = torch.stack([x, y], dim=-1)[None].expand(warped.shape[0], -1, -1, -1)
     # t are pixel-centre positions of the sample grid, which is what align_corners=False reads.
     return F.grid_sample(warped, grid.to(warped.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def blend_styles(ws_list: list[torch.Tensor], weights: torch.Tensor) -> torch.Tensor:
+    """Per-pixel styles mixing K latents: ws_list of (B, num_ws, w_dim), weights (K, H, W) summing to 1 per pixel
+    -> (B, num_ws, w_dim, H, W) for CIPSGenerator.synthesis. Smooth weights give a smooth transition."""
+    if len(ws_list) != weights.shape[0]:
+        raise ValueError("one weight map per latent")
+    stacked = torch.stack(ws_list)                                              # (K, B, num_ws, w_dim)
+    return torch.einsum("kbnc,khw->bnchw", stacked, weights.to(stacked))
+
+
+def horizontal_ramp(width: int, height: int, start: float = 0.4, end: float = 0.6) -> torch.Tensor:
+    """(2, H, W) weights: the first latent left of `start`, the second right of `end` (fractions of the width),
+    a smoothstep in between."""
+    t = ((torch.arange(width) + 0.5) / width - start) / max(end - start, 1e-6)
+    t = t.clamp(0, 1)
+    t = t * t * (3 - 2 * t)
+    right = t[None].expand(height, -1)
+    return torch.stack([1 - right, right])
