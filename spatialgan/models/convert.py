@@ -1,4 +1,4 @@
-"""Weights from other StyleGAN2 codebases: rosinality/stylegan2-pytorch `.pt` files <-> our generator layout.
+"""Weights from other codebases: rosinality/stylegan2-pytorch and official CIPS `.pt` files <-> our layouts.
 
 rosinality's generator: `style.{1..n}` (mapping; `style.0` is the pixel norm), `input.input` (the 4x4 constant),
 `conv1` + `to_rgb1` at 4x4, then per resolution `convs.{2i}` (upsampling) / `convs.{2i+1}` and `to_rgbs.{i}`;
@@ -244,10 +244,6 @@ def convert_official_cips(src, dest, resolution: int | None = None) -> "Path":
     res = kw["resolution"] or resolution
     if not res:
         raise SpatialGANError("a CIPS-NE checkpoint has no embedding to read the resolution from: pass it")
-    if any(c != kw["width"] for c in kw["channels"]):
-        note = f"layer widths {kw['channels']}"
-    else:
-        note = ""
     cfg = TrainConfig(model="cips", resolution=res, z_dim=kw["z_dim"], w_dim=kw["w_dim"], width=kw["width"],
                       cips_layers=kw["num_layers"], mapping_layers=kw["mapping_layers"],
                       coord_embedding=kw["coord_embedding"], cips_channels=kw["channels"], outdir=str(dest),
@@ -256,7 +252,7 @@ def convert_official_cips(src, dest, resolution: int | None = None) -> "Path":
     for G in (trainer.G, trainer.G_ema):
         missing = transfer_weights(G, ours, "the CIPS generator")
         if [m for m in missing if m != "mapping.w_avg"]:
-            raise SpatialGANError(f"{src}: entries missing after conversion: {missing[:4]} {note}")
+            raise SpatialGANError(f"{src}: entries missing after conversion: {missing[:4]}")
         with torch.no_grad():   # truncation centre: the mean w of 10k latents (official files carry none)
             G.mapping.w_avg.copy_(G.mapping(torch.randn(10000, G.z_dim, generator=torch.Generator().manual_seed(0)))
                                   .mean(0))
