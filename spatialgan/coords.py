@@ -50,3 +50,24 @@ def foveated_grid(height: int, width: int, center=(0.0, 0.0), gamma: float = 2.0
     ys = foveated_axis(height, center[1], gamma, device=device, dtype=dtype)
     y, x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([x, y])[None]
+
+
+def region_grid(center=(0.0, 0.0), period=None, size=(32, 32), pad: int = 0, device=None,
+                dtype=torch.float32) -> torch.Tensor:
+    """Scale-consistent positional encoding of a sampled region a = (c, s, r) (ScaleParty): pixel (i, j) of an
+    r_h x r_w image with centre c and sampling period s sits at c + s (index + 0.5) - s r / 2, for indices in
+    [-pad, r + pad), so the padded margin continues the same lattice. Centre-aligned: halving s and doubling r over
+    the same region puts every coarse pixel centre at the midpoint of its fine pixels. `period` defaults to the
+    full frame's, 2 / r (the frame spans 2 units). Returns (1, 2, r_h + 2 pad, r_w + 2 pad), channel 0 = x."""
+    h, w = size
+    if h < 1 or w < 1 or pad < 0:
+        raise ValueError(f"a region needs a positive size and a non-negative pad, got {size}, pad {pad}")
+    sx, sy = period if period is not None else (2.0 / w, 2.0 / h)
+    if sx <= 0 or sy <= 0:
+        raise ValueError(f"the sampling period must be positive, got {(sx, sy)}")
+    ix = torch.arange(-pad, w + pad, device=device, dtype=torch.float64)
+    iy = torch.arange(-pad, h + pad, device=device, dtype=torch.float64)
+    xs = center[0] + sx * (ix + 0.5) - sx * w / 2
+    ys = center[1] + sy * (iy + 0.5) - sy * h / 2
+    y, x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([x, y])[None].to(dtype)
