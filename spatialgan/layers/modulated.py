@@ -148,13 +148,16 @@ class ModulatedConv2d(nn.Module):
 class StyledConv(nn.Module):
     """StyleGAN2 synthesis layer: [2x upsample] -> modulated 3x3 conv -> noise -> bias -> lrelu."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: bool = False,
-                 upsample: str = "bilinear", fused: bool | str = "auto", kernel_size: int = 3):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int | None, up: bool = False,
+                 upsample: str = "bilinear", fused: bool | str = "auto", kernel_size: int = 3,
+                 padding: int | None = None):
         super().__init__()
         # 'fir': StyleGAN2's upsampling conv exactly (2H+2 upsampled map, unpadded conv), as in the official code
         # and rosinality's (transposed conv + blur), so their weights import exactly.
         self.up = Upsample2d(upsample, full=upsample == "fir") if up else None
         self.padding = 0 if (up and upsample == "fir") else kernel_size // 2
+        if padding is not None:   # ScaleParty: unpadded ("valid") convolutions
+            self.padding = padding
         self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size, w_dim, demodulate=True, fused=fused)
         self.noise = NoiseInjection(resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))

@@ -10,10 +10,12 @@ from torch import nn
 from spatialgan import SpatialGANError
 from spatialgan.models.cips import CIPSGenerator
 from spatialgan.models.discriminator import Discriminator
+from spatialgan.models.scaleparty import ScalePartyGenerator
 from spatialgan.models.ssn import SSNGenerator
 from spatialgan.models.stylegan2 import StyleGAN2Generator
 from spatialgan.training.cips_hooks import CIPSHooks
 from spatialgan.training.hooks import TrainingHooks
+from spatialgan.training.scaleparty_hooks import ScalePartyHooks
 from spatialgan.training.ssn_hooks import SSNHooks
 
 
@@ -48,10 +50,16 @@ def build_cips(cfg) -> nn.Module:
                          panorama_frames=cfg.panorama_frames, channels=cfg.cips_channels)
 
 
+def build_scaleparty(cfg) -> nn.Module:
+    return ScalePartyGenerator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers,
+                               channel_base=cfg.channel_base, channel_max=cfg.width)
+
+
 MODELS: dict[str, ModelSpec] = {
     "stylegan2": ModelSpec("stylegan2", build_stylegan2, build_discriminator, TrainingHooks),
     "ssn": ModelSpec("ssn", build_ssn, build_discriminator, SSNHooks),
     "cips": ModelSpec("cips", build_cips, build_discriminator, CIPSHooks),
+    "scaleparty": ModelSpec("scaleparty", build_scaleparty, build_discriminator, ScalePartyHooks),
 }
 
 
