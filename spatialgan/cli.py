@@ -245,8 +245,6 @@ def cmd_render(args) -> int:
         if not (-1 < cx < 1 and -1 < cy < 1) or args.gamma <= 0:
             raise SpatialGANError("--foveate must lie inside the frame (-1..1) and --gamma be positive")
         samples = parse_size(args.samples) if args.samples else (max(1, width // 2), max(1, height // 2))
-        if not hasattr(G, "render_pixels"):
-            raise SpatialGANError("render needs a coordinate-based model (cips)")
         image = to_uint8(render_foveated(G, ws, width, height, samples, (cx, cy), args.gamma))[0]
     else:
         image = render_image(G, ws, width, height, (x0, x1), (y0, y1), args.band_pixels)

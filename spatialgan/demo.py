@@ -107,6 +107,18 @@ class Report:
         return path
 
 
+def train_or_reuse(values: dict, progress: bool) -> tuple[Trainer, float]:
+    """Trains a demo model to values['kimg']; a rerun continues (or simply reuses) the run in values['outdir']
+    instead of starting over. Returns the trainer and the seconds spent in this call."""
+    from spatialgan.training.checkpoint import find_snapshots
+
+    snaps = find_snapshots(values["outdir"])
+    trainer = Trainer.from_checkpoint(snaps[-1], {"kimg": values["kimg"]}) if snaps else Trainer(TrainConfig(**values))
+    start = time.time()
+    trainer.run(progress=progress)
+    return trainer, time.time() - start
+
+
 def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: int = 0, progress: bool = True
              ) -> Path:
     outdir = Path(outdir)
@@ -116,14 +128,7 @@ def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: i
     values = dict(DEMO_CONFIG, data=str(data), outdir=str(run_dir), seed=seed)
     if kimg is not None:
         values["kimg"] = kimg
-    cfg = TrainConfig(**values)
-    # A rerun continues (or simply reuses) the finished run instead of starting over.
-    from spatialgan.training.checkpoint import find_snapshots
-    snaps = find_snapshots(run_dir)
-    trainer = Trainer.from_checkpoint(snaps[-1], {"kimg": cfg.kimg}) if snaps else Trainer(cfg)
-    start = time.time()
-    trainer.run(progress=progress)
-    train_seconds = time.time() - start
+    trainer, train_seconds = train_or_reuse(values, progress)
 
     G, cfg, hooks = load_generator(run_dir)
     report = Report(outdir, "spatialgan demo report")
@@ -157,19 +162,11 @@ def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: i
 def add_cips_section(report: Report, outdir: Path, data: Path, kimg: float, seed: int, progress: bool) -> None:
     """Trains (or reuses) a small cylindrical CIPS and adds any-resolution, panorama and foveated pictures."""
     from spatialgan.render.render import render_foveated, render_image
-    from spatialgan.training.checkpoint import find_snapshots
 
     run_dir = outdir / "cips-run"
-    snaps = find_snapshots(run_dir)
-    if snaps:
-        trainer = Trainer.from_checkpoint(snaps[-1], {"kimg": kimg})
-    else:
-        values = dict(DEMO_CONFIG, **DEMO_CIPS)
-        values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed)
-        trainer = Trainer(TrainConfig(**values))
-    start = time.time()
-    trainer.run(progress=progress)
-    seconds = time.time() - start
+    values = dict(DEMO_CONFIG, **DEMO_CIPS)
+    values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed)
+    trainer, seconds = train_or_reuse(values, progress)
     G, cfg, hooks = load_generator(run_dir)
     z = torch.cat([latent_for_seed(s, hooks.latent_shape()) for s in range(4)])
     r = cfg.resolution
@@ -201,17 +198,10 @@ def add_ssn_section(report: Report, outdir: Path, data: Path, stylegan2_cfg: Tra
     from spatialgan.training.checkpoint import find_snapshots
 
     run_dir = outdir / "ssn-run"
-    snaps = find_snapshots(run_dir)
-    if snaps:
-        trainer = Trainer.from_checkpoint(snaps[-1], {"kimg": kimg})
-    else:
-        source = find_snapshots(stylegan2_cfg.outdir)[-1]
-        values = dict(DEMO_CONFIG, **DEMO_SSN)
-        values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed, init_from=str(source))
-        trainer = Trainer(TrainConfig(**values))
-    start = time.time()
-    trainer.run(progress=progress)
-    seconds = time.time() - start
+    values = dict(DEMO_CONFIG, **DEMO_SSN)
+    values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed,
+                  init_from=str(find_snapshots(stylegan2_cfg.outdir)[-1]))
+    trainer, seconds = train_or_reuse(values, progress)
     G, cfg, hooks = load_generator(run_dir)
     rows = []
     for s in range(4):

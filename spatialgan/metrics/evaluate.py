@@ -53,26 +53,35 @@ def real_images(dataset, count: int, batch: int):
         yield torch.stack([dataset.load(i) for i in range(start, min(count, start + batch))])
 
 
-def real_features(dataset, count: int, extractor, batch: int, cache_dir) -> torch.Tensor:
-    """Features of the first `count` real images, cached on disk by dataset content and extractor protocol."""
-    from safetensors.torch import load_file, save_file
+def feature_cache_path(dataset, count: int, extractor, cache_dir) -> Path | None:
+    """Where the real features of this dataset prefix and extractor protocol are cached (None: no cache)."""
+    if cache_dir == "":
+        return None
+    key = hashlib.sha256(f"{dataset_digest(dataset, count)}|{extractor.name}|{extractor.protocol}".encode())
+    return Path(cache_dir or DEFAULT_CACHE) / f"{extractor.name}-{key.hexdigest()[:24]}.safetensors"
 
-    path = None
-    if cache_dir != "":
-        key = hashlib.sha256(f"{dataset_digest(dataset, count)}|{extractor.name}|{extractor.protocol}".encode())
-        path = Path(cache_dir or DEFAULT_CACHE) / f"{extractor.name}-{key.hexdigest()[:24]}.safetensors"
-        if path.is_file():
-            try:
-                return load_file(str(path))["features"]
-            except Exception:   # a damaged cache file is recomputed, never trusted
-                print(f"warning: ignoring unreadable feature cache {path}", file=sys.stderr)
-    feats = torch.cat([extractor(images) for images in real_images(dataset, count, batch)])
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        save_file({"features": feats.contiguous()}, str(tmp))
-        os.replace(tmp, path)
-    return feats
+
+def load_cached_features(path: Path | None) -> torch.Tensor | None:
+    from safetensors.torch import load_file
+
+    if path is None or not path.is_file():
+        return None
+    try:
+        return load_file(str(path))["features"]
+    except Exception:   # a damaged cache file is recomputed, never trusted
+        print(f"warning: ignoring unreadable feature cache {path}", file=sys.stderr)
+        return None
+
+
+def store_cached_features(path: Path | None, features: torch.Tensor) -> None:
+    from safetensors.torch import save_file
+
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({"features": features.contiguous()}, str(tmp))
+    os.replace(tmp, path)
 
 
 def _record(metric, value, protocol, options, num, **extra) -> dict:
@@ -107,16 +116,28 @@ def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOpt
 
         extractor = build_extractor(options.features, options.feature_weights,
                                     device or next(G.parameters()).device)
+    if not any(n in FEATURE_METRICS for n in names):
+        extractor = None
+    real = cache_path = None
+    if extractor is not None:
+        cache_path = feature_cache_path(dataset, num_real, extractor, options.cache_dir)
+        real = load_cached_features(cache_path)
     if "swd" in names:
         from spatialgan.metrics.swd import PatchCollector
 
         collector_real = PatchCollector(cfg.resolution, options.seed)
         collector_fake = PatchCollector(cfg.resolution, options.seed + 1)
+    if collector_real is not None or (extractor is not None and real is None):
+        # One pass over the real images feeds both the SWD patches and (on a cache miss) the features.
+        real_feats = []
         for images in real_images(dataset, num_real, options.batch):
-            collector_real.add(images)
-
-    if not any(n in FEATURE_METRICS for n in names):
-        extractor = None
+            if collector_real is not None:
+                collector_real.add(images)
+            if extractor is not None and real is None:
+                real_feats.append(extractor(images))
+        if real_feats:
+            real = torch.cat(real_feats)
+            store_cached_features(cache_path, real)
     fake_feats = []
     if extractor is not None or collector_fake is not None:
         device_g = next(G.parameters()).device
@@ -140,7 +161,6 @@ def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOpt
     results = []
     if extractor is not None:
         fake = torch.cat(fake_feats)
-        real = real_features(dataset, num_real, extractor, options.batch, options.cache_dir)
         common = {"feature_extractor": extractor.label, "feature_protocol": extractor.protocol,
                   "num_real": num_real, "data": str(data)}
         for name in names:

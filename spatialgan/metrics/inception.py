@@ -10,8 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spatialgan import SpatialGANError
-from spatialgan.metrics.weights import load_verified_state, locate_weights
+from spatialgan.metrics.weights import load_module_weights
 
 FILENAME = "pt_inception-2015-12-05-6726825d.pth"
 SHA256_PREFIX = "6726825d"   # torch.hub convention: the file name carries the start of its sha256
@@ -168,12 +167,5 @@ class FIDInception(nn.Module):
 
 def load_inception(path=None, verify: bool = True) -> FIDInception:
     """The FID network from a local file (argument or $SPATIALGAN_INCEPTION), checked by sha256, in eval mode."""
-    path = locate_weights(path, ENV_VAR, FILENAME, HINT)
-    state = load_verified_state(path, SHA256_PREFIX, FILENAME, HINT, verify)
-    model = FIDInception()
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SpatialGANError(f"{path} is not the FID Inception state dict (missing {missing[:3]}, "
-                              f"unexpected {unexpected[:3]})")
-    return model.eval().requires_grad_(False)
+    return load_module_weights(FIDInception(), path, ENV_VAR, FILENAME, SHA256_PREFIX, HINT,
+                               "the FID Inception state dict", verify)

@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spatialgan import SpatialGANError
-from spatialgan.metrics.weights import load_verified_state, locate_weights
+from spatialgan.metrics.weights import load_module_weights
 
 FILENAME = "resnet20-cifar10-12fca82f.th"
 SHA256 = "12fca82f0bebc4135bf1f32f6e3710e61d5108578464b84fd6d7f5c1b04036c8"
@@ -69,12 +68,4 @@ class ResNet20(nn.Module):
 
 def load_resnet20(path=None, verify: bool = True) -> ResNet20:
     """The classifier from a local file (argument or $SPATIALGAN_RESNET20), checked by sha256, in eval mode."""
-    path = locate_weights(path, ENV_VAR, FILENAME, HINT)
-    state = load_verified_state(path, SHA256, FILENAME, HINT, verify)
-    model = ResNet20()
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SpatialGANError(f"{path} is not a ResNet-20 state dict (missing {missing[:3]}, "
-                              f"unexpected {unexpected[:3]})")
-    return model.eval().requires_grad_(False)
+    return load_module_weights(ResNet20(), path, ENV_VAR, FILENAME, SHA256, HINT, "a ResNet-20 state dict", verify)

@@ -49,3 +49,16 @@ def load_verified_state(path: Path, sha256_prefix: str, filename: str, hint: str
     if not isinstance(state, dict):
         raise SpatialGANError(f"{path} does not hold a state dict")
     return {k.removeprefix("module."): v for k, v in state.items()}
+
+
+def load_module_weights(module: torch.nn.Module, path, env_var: str, filename: str, sha256_prefix: str, hint: str,
+                        what: str, verify: bool = True) -> torch.nn.Module:
+    """Locates, verifies and loads a local weights file into `module` (BatchNorm step counters may be absent);
+    any other missing or unexpected key is an error naming the file. Returns the module in eval mode."""
+    path = locate_weights(path, env_var, filename, hint)
+    state = load_verified_state(path, sha256_prefix, filename, hint, verify)
+    missing, unexpected = module.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise SpatialGANError(f"{path} is not {what} (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    return module.eval().requires_grad_(False)

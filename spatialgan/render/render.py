@@ -21,15 +21,19 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
+def require_coordinate_model(G) -> None:
+    if not hasattr(G, "render_pixels"):
+        raise SpatialGANError("render needs a coordinate-based model (cips); this checkpoint renders only at its "
+                              "trained resolution (use generate)")
+
+
 @torch.no_grad()
 def render_image(G, ws: torch.Tensor, width: int, height: int, x_range=(-1.0, 1.0), y_range=(-1.0, 1.0),
                  band_pixels: int = 1 << 16) -> np.ndarray:
     """(height, width, 3) uint8 image of one latent over x_range x y_range. Rows are rendered in bands of about
     `band_pixels` pixels, so memory stays bounded whatever the size; pixels are independent, so the result equals
     a one-shot render."""
-    if not hasattr(G, "render_pixels"):
-        raise SpatialGANError("render needs a coordinate-based model (cips); this checkpoint renders only at its "
-                              "trained resolution (use generate)")
+    require_coordinate_model(G)
     device = ws.device
     out = np.empty((height, width, 3), dtype=np.uint8)
     xs = pixel_centers(width, *x_range, device=device)
@@ -56,6 +60,7 @@ def render_foveated(G, ws: torch.Tensor, width: int, height: int, samples: tuple
 
     from spatialgan.coords import foveated_axis_inverse, foveated_grid, pixel_centers
 
+    require_coordinate_model(G)
     sw, sh = samples
     warped = G.synthesis(ws, "const", coords=foveated_grid(sh, sw, center, gamma, device=ws.device))    # (B, 3, sh, sw)
     tx = foveated_axis_inverse(pixel_centers(width, device=ws.device), center[0], gamma)
