@@ -29,6 +29,12 @@ TRAIN_FLAGS = {
     "cips_layers": (int, "CIPS: modulated FC layers, even (default 14)"),
     "patch_size": (int, "CIPS: train on patches of this size at random places and scales"),
     "panorama_frames": (float, "CIPS: train cylindrically; 360 degrees = this many frame widths (e.g. 4)"),
+    "small_size": (int, "ScaleParty: r_small of multi-scale training (default resolution/2; r_large = 1.5x)"),
+    "scale_min": (float, "ScaleParty: smallest region side, as a fraction of the frame (default 0.6)"),
+    "scale_max": (float, "ScaleParty: largest region side, as a fraction of the frame (default 1.0)"),
+    "interscale": (str, "ScaleParty: inter-scale augmentation: mix (CutMix+ChannelMix), l1 or none"),
+    "interscale_prob": (float, "ScaleParty: probability of rendering a sample at both sizes (default 0.2)"),
+    "lambda_interscale": (float, "ScaleParty: weight of the L1 consistency when --interscale l1"),
     "init_from": (str, "start from a trained StyleGAN2: our checkpoint or a rosinality .pt (SSN transfer)"),
     "metrics": (str, "metrics at each snapshot, e.g. swd,fid (see `evaluate`)"),
     "metrics_num": (int, "generated samples per evaluation (default 2000)"),
@@ -47,6 +53,8 @@ def _add_train(sub):
     p.add_argument("--amp", action="store_true", default=None, help="bf16 mixed precision (CUDA only)")
     p.add_argument("--no-coord-embedding", dest="coord_embedding", action="store_false", default=None,
                    help="CIPS-NE: Fourier features only, no learned coordinate embedding")
+    p.add_argument("--no-multiscale", dest="multiscale", action="store_false", default=None,
+                   help="ScaleParty: train on the full frame only (no multi-scale partial generation)")
     p.add_argument("--latent-grid", default=None, help="SSN: latent block grid ROWSxCOLS (default 4x4)")
     p.add_argument("--resume", default=None, help="run folder or checkpoint to continue from")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -57,7 +65,7 @@ def cmd_train(args) -> int:
     from spatialgan.training.checkpoint import find_snapshots, resolve_checkpoint
     from spatialgan.training.loop import Trainer
 
-    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp", "coord_embedding"]
+    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp", "coord_embedding", "multiscale"]
              if getattr(args, k) is not None}
     if args.latent_grid:
         try:

@@ -71,3 +71,40 @@ def region_grid(center=(0.0, 0.0), period=None, size=(32, 32), pad: int = 0, dev
     ys = center[1] + sy * (iy + 0.5) - sy * h / 2
     y, x = torch.meshgrid(ys, xs, indexing="ij")
     return torch.stack([x, y])[None].to(dtype)
+
+
+# ----------------------------------------------------------------------------- warps of a coordinate field
+def swirl(strength: float, radius: float = 1.0, center=(0.0, 0.0)):
+    """A warp rotating positions about `center` by strength * exp(-(d / radius)^2) radians at distance d."""
+    def warp(p: torch.Tensor) -> torch.Tensor:
+        x, y = p[:, 0] - center[0], p[:, 1] - center[1]
+        angle = strength * torch.exp(-(x * x + y * y) / radius ** 2)
+        cos, sin = torch.cos(angle), torch.sin(angle)
+        return torch.stack([center[0] + cos * x - sin * y, center[1] + sin * x + cos * y], dim=1)
+    return warp
+
+
+def stretch(factor_x: float, factor_y: float = 1.0):
+    """A warp that shows the content `factor` times wider (taller): positions are divided by the factor."""
+    def warp(p: torch.Tensor) -> torch.Tensor:
+        return torch.stack([p[:, 0] / factor_x, p[:, 1] / factor_y], dim=1)
+    return warp
+
+
+WARPS = {"swirl": swirl, "stretch": stretch}
+
+
+def parse_warp(text: str):
+    """'swirl:STRENGTH[:RADIUS]' or 'stretch:FX[:FY]' -> a warp function."""
+    name, _, rest = text.partition(":")
+    if name not in WARPS:
+        raise ValueError(f"unknown warp {name!r}; choose from {', '.join(WARPS)} (e.g. swirl:2 or stretch:1.5)")
+    try:
+        values = [float(v) for v in rest.split(":")] if rest else []
+    except ValueError:
+        raise ValueError(f"warp parameters must be numbers, got {rest!r}") from None
+    if not values or len(values) > 2:
+        raise ValueError(f"{name} takes one or two numbers, e.g. {name}:1.5, got {text!r}")
+    if name == "stretch" and any(v <= 0 for v in values):
+        raise ValueError(f"stretch factors must be positive, got {values}")
+    return WARPS[name](*values)

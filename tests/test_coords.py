@@ -37,3 +37,24 @@ def test_padding_continues_the_lattice_and_partial_regions_are_slices():
     torch.testing.assert_close(part, inner[..., 2:6, 3:9])
     with pytest.raises(ValueError):
         region_grid(size=(0, 4))
+
+
+def test_encoding_spacing_halves_when_the_resolution_doubles_and_warps():
+    from spatialgan.coords import parse_warp, stretch, swirl
+
+    for n in (4, 6, 5):
+        d_n = region_grid(size=(n, n))[0, 0, 0].diff()
+        d_2n = region_grid(size=(2 * n, 2 * n))[0, 0, 0].diff()
+        torch.testing.assert_close(2 * d_2n, torch.full_like(d_2n, float(d_n[0])))   # 2 d_2n = d_n
+        torch.testing.assert_close(d_n, torch.full_like(d_n, 2 / n))
+    p = region_grid(size=(6, 5), pad=2)
+    torch.testing.assert_close(swirl(0.0)(p), p)
+    torch.testing.assert_close(stretch(2.0, 4.0)(p), p / torch.tensor([2.0, 4.0]).view(1, 2, 1, 1))
+    q = swirl(torch.pi / 2, radius=1e9)(p)                   # a quarter turn everywhere: (x, y) -> (-y, x)
+    torch.testing.assert_close(q, torch.stack([-p[:, 1], p[:, 0]], 1), atol=1e-6, rtol=0)
+    radius = p.norm(dim=1)
+    torch.testing.assert_close(swirl(1.3, 0.7)(p).norm(dim=1), radius)   # a swirl only rotates
+    for bad in ("twirl:1", "swirl", "swirl:a", "stretch:0", "stretch:1:2:3"):
+        with pytest.raises(ValueError):
+            parse_warp(bad)
+    torch.testing.assert_close(parse_warp("stretch:2")(p), stretch(2.0)(p))

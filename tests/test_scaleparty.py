@@ -1,13 +1,24 @@
-"""ScaleParty's pad-free generator (first part of issue 5)."""
+"""ScaleParty: pad-free generator, noise policies, any-region rendering, tiling, multi-scale training hooks."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from spatialgan.layers.noise import grid_noise, lattice_gaussian
 from spatialgan.models.scaleparty import ScalePartyGenerator
 
 SMALL = dict(z_dim=8, w_dim=8, mapping_layers=2, channel_max=8)
+
+
+def noisy_generator(resolution=16, seed=0):
+    """A small generator whose noise is switched on, so that noise policies show in the output."""
+    torch.manual_seed(seed)
+    G = ScalePartyGenerator(resolution, **SMALL).eval()
+    for layer in [G.input_conv, *G.convs]:
+        layer.noise.strength.data.fill_(0.7)
+    return G
 
 
 def test_sizes_follow_the_margin_arithmetic_and_any_aspect_ratio():
@@ -23,26 +34,247 @@ def test_sizes_follow_the_margin_arithmetic_and_any_aspect_ratio():
         ScalePartyGenerator(16, n_pad=3, **SMALL)
 
 
+@pytest.mark.parametrize("n", [2, 3, 4, 5])
+def test_every_feature_map_keeps_n_2l_plus_the_margin(n):
+    G = ScalePartyGenerator(32, **SMALL).eval()                            # L = 3
+    seen = []
+    hooks = [layer.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape[-2:])))
+             for layer in [G.input_conv, *G.convs]]
+    with torch.no_grad():
+        out = G.synthesis(G.map(torch.randn(1, 8)), "grid", G.encoding(size=(8 * n, 8 * n)))
+    for h in hooks:
+        h.remove()
+    # Input conv: n + 6. At level l: n 2^l + 8 after the first conv, n 2^l + 6 after the second.
+    expected = [n + 6] + [s for l in (1, 2, 3) for s in (n * 2 ** l + 8, n * 2 ** l + 6)]
+    assert seen == [(s, s) for s in expected]
+    assert out.shape[-2:] == (8 * n, 8 * n)
+
+
 def test_a_region_rendered_alone_equals_the_same_region_of_a_larger_render():
-    torch.manual_seed(0)
-    G = ScalePartyGenerator(16, **SMALL).eval()
+    G = noisy_generator()
     ws = G.map(torch.randn(1, 8))
     with torch.no_grad():
-        wide = G.synthesis(ws, "none", G.encoding(center=(0.0, 0.0), size=(16, 32)))      # x in [-2, 2]
-        right = G.synthesis(ws, "none", G.encoding(center=(1.0, 0.0), size=(16, 16)))     # x in [0, 2]
-        inner = G.synthesis(ws, "none", G.encoding(center=(0.0, 0.0), size=(16, 16)))     # x in [-1, 1]
-    # No padding anywhere: each pixel depends only on the positions around it.
+        wide = G.synthesis(ws, "grid", G.encoding(center=(0.0, 0.0), size=(16, 32)))      # x in [-2, 2]
+        right = G.synthesis(ws, "grid", G.encoding(center=(1.0, 0.0), size=(16, 16)))     # x in [0, 2]
+        inner = G.synthesis(ws, "grid", G.encoding(center=(0.0, 0.0), size=(16, 16)))     # x in [-1, 1]
+    # No padding anywhere, and noise fixed in image space: each pixel depends only on where it is.
     torch.testing.assert_close(right, wide[..., 16:], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(inner, wide[..., 8:24], rtol=1e-5, atol=1e-5)
+
+
+def test_render_is_the_full_frame_at_scale_one_and_any_size_works():
+    G = noisy_generator()
+    ws = G.map(torch.randn(2, 8))
+    with torch.no_grad():
+        torch.testing.assert_close(G.render(ws), G.synthesis(ws, "grid"))
+        assert G.render(ws, size=(7, 13), scale=0.3, center=(0.2, -0.4)).shape == (2, 3, 7, 13)
+    with pytest.raises(ValueError):
+        G.render(ws, scale=0.0)
+
+
+def test_shifting_the_centre_by_one_output_pixel_shifts_the_render_by_one_pixel():
+    G = noisy_generator()
+    ws = G.map(torch.randn(1, 8))
+    scale = 0.37
+    pixel = 2 * scale / 16
+    with torch.no_grad():
+        a = G.render(ws, center=(0.11, -0.23), scale=scale, size=(20, 24))
+        b = G.render(ws, center=(0.11 + pixel, -0.23), scale=scale, size=(20, 24))
+        c = G.render(ws, center=(0.11, -0.23 - 3 * pixel), scale=scale, size=(20, 24))
+    torch.testing.assert_close(b[..., :, :-1], a[..., :, 1:], rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(c[..., 3:, :], a[..., :-3, :], rtol=1e-5, atol=1e-5)
+    assert (b - a).abs().mean() > 0.05          # the content does move
+
+
+@pytest.mark.parametrize("tile", [8, 11])
+def test_tiled_render_equals_the_full_render_with_grid_noise_and_warps(tile):
+    from spatialgan.coords import swirl
+
+    G = noisy_generator()
+    ws = G.map(torch.randn(2, 8))
+    for warp in (None, swirl(2.0, 0.8)):
+        with torch.no_grad():
+            full = G.render(ws, center=(0.3, 0.1), scale=0.45, size=(30, 37), warp=warp)
+            tiled = G.render(ws, center=(0.3, 0.1), scale=0.45, size=(30, 37), warp=warp, tile=tile)
+        torch.testing.assert_close(tiled, full, rtol=1e-5, atol=1e-5)
+    with torch.no_grad():                       # fresh noise per tile cannot match: the test would notice
+        r1 = G.render(ws, size=(30, 37), noise_mode="random", tile=tile)
+        r2 = G.render(ws, size=(30, 37), noise_mode="random")
+    assert (r1 - r2).abs().max() > 1e-3
+
+
+def test_a_stretch_warp_equals_rendering_at_half_the_scale():
+    from spatialgan.coords import stretch
+
+    G = noisy_generator()
+    ws = G.map(torch.randn(1, 8))
+    with torch.no_grad():
+        warped = G.render(ws, scale=0.8, size=(16, 24), warp=stretch(2.0, 2.0))
+        zoomed = G.render(ws, scale=0.4, size=(16, 24))
+    torch.testing.assert_close(warped, zoomed, rtol=1e-5, atol=1e-5)
+
+
+def test_noise_policies():
+    G = noisy_generator()
+    ws = G.map(torch.randn(2, 8))
+    with torch.no_grad():
+        grid0, grid0b = G.render(ws, noise_seed=0), G.render(ws, noise_seed=0)
+        grid1 = G.render(ws, noise_seed=1)
+        per_image = G.render(ws, noise_seed=torch.tensor([1, 0]))
+        const_a, const_b = G.render(ws, noise_mode="const"), G.render(ws, noise_mode="const")
+        const_big = G.render(ws, noise_mode="const", size=(32, 32), scale=0.5)
+        rand_a, rand_b = G.render(ws, noise_mode="random"), G.render(ws, noise_mode="random")
+        none = G.render(ws, noise_mode="none")
+    torch.testing.assert_close(grid0, grid0b)
+    assert (grid0 - grid1).abs().max() > 1e-2
+    torch.testing.assert_close(per_image[0], grid1[0])
+    torch.testing.assert_close(per_image[1], grid0[1])
+    torch.testing.assert_close(const_a, const_b)
+    assert const_big.shape[-1] == 32
+    assert (rand_a - rand_b).abs().max() > 1e-2
+    for img in (grid0, const_a, rand_a):
+        assert (img - none).abs().max() > 1e-2
+    with pytest.raises(ValueError, match="noise_mode"):
+        G.render(ws, noise_mode="sparkle")
+
+
+def test_grid_noise_is_white_on_its_lattice_and_anchored_in_image_space():
+    from spatialgan.coords import region_grid
+
+    period = 2 / 64
+    on_lattice = region_grid(size=(96, 96), period=(period, period))     # centres sit on lattice points
+    n = grid_noise(on_lattice, period, stream=3)
+    assert abs(float(n.mean())) < 0.05 and abs(float(n.std()) - 1) < 0.05
+    flat = n[0, 0]
+    assert abs(float(torch.corrcoef(torch.stack([flat[:, :-1].flatten(), flat[:, 1:].flatten()]))[0, 1])) < 0.05
+    # The value at a lattice point is that point's own Gaussian, whatever region is asked for.
+    k = torch.arange(-16, 80)                                            # x = -1.5 .. 1.5: lattice -16 .. 79
+    direct = lattice_gaussian(k[None, :, None], k[None, None, :], 3, torch.tensor([0]).view(-1, 1, 1))
+    torch.testing.assert_close(n[:, 0].double(), direct.transpose(1, 2), rtol=0, atol=1e-5)
+    part = region_grid(center=(0.25, -0.5), size=(10, 12), period=(period, period))
+    torch.testing.assert_close(grid_noise(part, period, 3), n[..., 27:37, 50:62], rtol=0, atol=1e-5)
+    # Between lattice points: the bilinear blend of the four neighbours, renormalised to unit variance.
+    halfway = on_lattice[..., :1, :2].clone()
+    halfway[:, 0] += period / 2
+    expected = (n[0, 0, 0, 0] + n[0, 0, 0, 1]) / 2 / (2 * 0.25) ** 0.5
+    assert float(grid_noise(halfway, period, 3)[0, 0, 0, 0]) == pytest.approx(float(expected), abs=1e-5)
+    fine = grid_noise(region_grid(size=(96, 96), period=(period / 3, period / 3)), period, 3)
+    assert abs(float(fine.std()) - 1) < 0.1
+    assert (grid_noise(part, period, 4) - grid_noise(part, period, 3)).abs().max() > 0.1   # layers differ
 
 
 def test_scaleparty_trains_and_renders_full_frames_at_other_resolutions(tmp_path):
     from spatialgan.training.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
-    cfg = TrainConfig(model="scaleparty", resolution=16, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2,
-                      device="cpu", outdir=str(tmp_path), grid=4)
-    t = Trainer(cfg)
-    t.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
+    for mode in ("mix", "l1", "none"):
+        cfg = TrainConfig(model="scaleparty", resolution=16, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2,
+                          device="cpu", outdir=str(tmp_path / mode), grid=4, interscale=mode, interscale_prob=1.0)
+        t = Trainer(cfg)
+        t.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
+        means = t.stats.means()
+        assert ("Loss/interscale_l1" in means) == (mode == "l1")
     assert t.hooks.render_full_frame(t.G_ema, torch.randn(2, 8), 32).shape == (2, 3, 32, 32)
+    assert t.hooks.render_full_frame(t.G_ema, torch.randn(2, 8), 20).shape == (2, 3, 20, 20)
     t.save_snapshot()
+
+
+def hooks_for(**overrides):
+    from spatialgan.training.config import TrainConfig
+    from spatialgan.training.scaleparty_hooks import ScalePartyHooks
+
+    base = dict(model="scaleparty", resolution=32, batch=8, width=8, z_dim=8, w_dim=8, device="cpu")
+    return ScalePartyHooks(TrainConfig(**{**base, **overrides}))
+
+
+def test_training_requests_cover_two_sizes_random_scales_and_regions_inside_the_frame():
+    from spatialgan import SpatialGANError
+
+    hooks = hooks_for(interscale_prob=0.5)
+    assert (hooks.small, hooks.large) == (16, 24)
+    seen = set()
+    for _ in range(40):
+        r = hooks.sample_request(8, torch.device("cpu"))
+        seen.add(r["size"])
+        assert 0.6 <= r["frac"] <= 1.0
+        assert (r["centers"].abs() <= 1 - r["frac"] + 1e-6).all()         # the region stays inside the frame
+        assert r["partner_size"] == ({16, 24} - {r["size"]}).pop()
+    assert seen == {16, 24}
+    with pytest.raises(SpatialGANError, match="multiples of 8"):
+        hooks_for(small_size=12)
+    with pytest.raises(SpatialGANError, match="scale_max"):
+        hooks_for(scale_max=1.2)
+    with pytest.raises(SpatialGANError, match="interscale"):
+        hooks_for(interscale="blend")
+
+
+def test_generated_regions_and_real_crops_show_the_same_place():
+    hooks = hooks_for()
+    request = {"z": torch.randn(2, 8), "noise_seed": torch.tensor([5, 6]), "size": 16, "frac": 0.4,
+               "centers": torch.tensor([[0.3, -0.2], [-0.4, 0.1]])}
+    # A real image that is a smooth function of position: its crop must be that function at the region's pixels.
+    xs = (torch.arange(32) + 0.5) / 16 - 1
+    ramp = (0.5 * xs[None, :] - 0.3 * xs[:, None]).expand(2, 3, 32, 32)
+    crops = hooks.prepare_reals(ramp, request)
+    pos = hooks.region_positions(request, 16)
+    expected = (0.5 * pos[:, :1] - 0.3 * pos[:, 1:]).expand(-1, 3, -1, -1)
+    # PyTorch's bicubic (a = -0.75) is off a ramp by < 3e-3 here; a half-pixel misplacement would be 1.6e-2.
+    torch.testing.assert_close(crops, expected, rtol=0, atol=3e-3)
+    assert abs(float((crops - expected).mean())) < 2e-4                 # no systematic offset
+    # Downsizing reals (a region wider than its pixels) goes through an antialiased resize first.
+    wide = dict(request, frac=0.9, centers=torch.zeros(2, 2))
+    assert hooks.prepare_reals(ramp, wide).shape == (2, 3, 16, 16)
+    # The generator's base-level encoding of a request is the same lattice as the real crop's.
+    G = ScalePartyGenerator(32, **SMALL)
+    enc = hooks.region_positions(request, 16, pad=G.n_pad, step=8)
+    torch.testing.assert_close(enc[:1], G.encoding(center=(0.3, -0.2), scale=0.4 * 32 / 16, size=(16, 16)))
+
+
+def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator():
+    from spatialgan.training.scaleparty_hooks import channelmix, cutmix, resize
+
+    hooks = hooks_for(interscale_prob=1.0)
+    G = noisy_generator(32)
+    torch.manual_seed(3)
+    request = hooks.sample_request(4, torch.device("cpu"))
+    ws = G.map(request["z"])
+    with torch.no_grad():
+        images = hooks.synthesize_request(G, ws, request)
+    partner = request["partner"]
+    assert partner.shape[-1] == request["partner_size"] and len(partner) == 4
+    # The partner of sample 0 is that sample's region at the other size, with the same image-space noise.
+    c = request["centers"][0]
+    scale = request["frac"] * 32 / request["partner_size"]
+    with torch.no_grad():
+        alone = G.synthesis(ws[:1], "grid", G.encoding((float(c[0]), float(c[1])), scale,
+                                                       (request["partner_size"],) * 2), request["noise_seed"][:1])
+    torch.testing.assert_close(partner[:1], alone, rtol=1e-5, atol=1e-5)
+    mixed = hooks.discriminator_input(images, request)
+    other = resize(partner, images.shape[-1])
+    from_main, from_other = (mixed == images), (mixed == other)
+    assert bool((from_main | from_other).all())                  # every value comes from one of the two renders
+
+    a, b = torch.zeros(64, 3, 12, 12), torch.ones(64, 3, 12, 12)
+    cut = cutmix(a, b)
+    for img in cut:
+        rows, cols = torch.nonzero(img[0], as_tuple=True)
+        assert len(rows) == (rows.max() - rows.min() + 1) * (cols.max() - cols.min() + 1)   # one rectangle
+        assert bool((img == img[0]).all())                       # the same box on every channel
+    area = cut.mean(dim=(1, 2, 3))
+    assert 0.2 < float(area.mean()) < 0.65                       # E[1 - lambda] = 1/2, floored to whole pixels
+    mix = channelmix(a, b)
+    per_channel = mix.mean(dim=(2, 3))
+    assert bool(((per_channel == 0) | (per_channel == 1)).all())  # whole channels
+    swapped = per_channel.sum(1)
+    assert bool(((swapped >= 1) & (swapped <= 2)).all())          # a proper, non-empty subset
+    assert len({tuple(row.tolist()) for row in per_channel}) == 6
+
+
+def test_l1_consistency_is_the_mean_absolute_difference_at_the_smaller_size():
+    hooks = hooks_for(interscale="l1", lambda_interscale=3.0)
+    images = torch.rand(4, 3, 24, 24)
+    partner = torch.rand(2, 3, 16, 16)
+    request = {"pair_index": torch.tensor([1, 3]), "partner": partner}
+    got = hooks.generator_regularizers(None, request, images, None, 0)["interscale_l1"]
+    small = F.interpolate(images[[1, 3]], size=(16, 16), mode="bilinear", align_corners=False, antialias=True)
+    assert float(got) == pytest.approx(3.0 * float((small - partner).abs().mean()))

@@ -162,12 +162,14 @@ class StyledConv(nn.Module):
         self.noise = NoiseInjection(resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
+                noise: torch.Tensor | None = None) -> torch.Tensor:
+        """`noise` (B or 1, 1, H, W at the output size), when given, replaces the one `noise_mode` would draw."""
         if self.up is not None:
             x = self.up(x)
         # lrelu(conv*d + noise + b) * sqrt(2) with the gain folded into d, the noise strength and b (all small).
         x = self.conv(x, w, gain=LRELU_GAIN, padding=self.padding)
-        x = self.noise(x, noise_mode, gain=LRELU_GAIN)
+        x = self.noise(x, noise_mode, noise=noise, gain=LRELU_GAIN)
         return F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2)
 
 

@@ -35,3 +35,51 @@ class NoiseInjection(nn.Module):
             else:
                 raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         return torch.addcmul(x, noise, (self.strength * gain).to(x.dtype))
+
+
+# ----------------------------------------------------------------------------- noise anchored in image space
+_MASK32 = 0xFFFFFFFF
+
+
+def _mix32(x: torch.Tensor) -> torch.Tensor:
+    """A 32-bit integer hash (xorshift-multiply rounds) on int64 tensors holding values in [0, 2^32)."""
+    x = x ^ (x >> 16)
+    x = (x * 0x7FEB352D) & _MASK32
+    x = x ^ (x >> 15)
+    x = (x * 0x846CA68B) & _MASK32
+    return x ^ (x >> 16)
+
+
+def lattice_gaussian(i: torch.Tensor, j: torch.Tensor, stream: int, seed: torch.Tensor) -> torch.Tensor:
+    """A standard normal value for every integer lattice point (i, j), fixed by (stream, seed) alone: the same point
+    gets the same value in every call, on every device, whatever else is asked for."""
+    h = _mix32((seed.long() * 0x9E3779B1 + stream) & _MASK32)
+    h = _mix32(h ^ (i & _MASK32))
+    h = _mix32(h ^ (j & _MASK32))
+    u1 = (_mix32(h ^ 0x68E31DA4).double() + 0.5) / 2 ** 32       # (0, 1): log is finite
+    u2 = _mix32(h ^ 0x1B56C4E9).double() / 2 ** 32
+    return torch.sqrt(-2 * torch.log(u1)) * torch.cos(2 * torch.pi * u2)  # Box-Muller
+
+
+def grid_noise(positions: torch.Tensor, period: float, stream: int, seed: int | torch.Tensor = 0) -> torch.Tensor:
+    """Noise defined once in continuous image space and sampled at `positions` (B, 2, H, W; channel 0 = x):
+    white N(0, 1) values on a lattice of the given period whose points sit at (-1 + period (k + 1/2)), bilinearly
+    interpolated in between and renormalised to unit variance. A pixel's noise depends only on where it is, so
+    renders of overlapping regions, tiles or shifted crops agree, and zooming in shows the same noise magnified.
+    `seed` is one int or one per batch element; `stream` separates layers. Returns (B, 1, H, W) in float64."""
+    seed = torch.as_tensor(seed, device=positions.device).reshape(-1, 1, 1)
+    if 1 not in (seed.shape[0], positions.shape[0]) and seed.shape[0] != positions.shape[0]:
+        raise ValueError(f"need one noise seed or one per image ({positions.shape[0]}), got {seed.shape[0]}")
+    u = (positions.double() + 1) / period - 0.5                     # lattice units; integers at lattice points
+    fu = torch.floor(u)
+    frac = u - fu
+    iu = fu.long()
+    ix, iy, fx, fy = iu[:, 0], iu[:, 1], frac[:, 0], frac[:, 1]
+    total = torch.zeros_like(fx)
+    norm = torch.zeros_like(fx)
+    for dx, wx in ((0, 1 - fx), (1, fx)):
+        for dy, wy in ((0, 1 - fy), (1, fy)):
+            weight = wx * wy
+            total = total + weight * lattice_gaussian(ix + dx, iy + dy, stream, seed)
+            norm = norm + weight * weight
+    return (total / torch.sqrt(norm))[:, None]

@@ -11,11 +11,15 @@ convs) and must again be n_{l+1} + 2m, so m = 3: maps are n_l + 6 and the base e
 paper's n_l + 4 (n_pad = 3) leaves the clamped edge pixels inside the margin; here they are removed, so that
 every output pixel depends only on the positions around it and a region rendered on its own equals the same
 region cut from a larger render exactly (tested), which is what makes tiled rendering exact.
+
+The image-space position of every feature-map pixel is carried through the network beside the features (the
+same upsampling and crops, exact for a lattice), so noise can be sampled where each pixel is ('grid' policy).
 """
 
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +28,16 @@ from torch import nn
 from spatialgan.coords import region_grid
 from spatialgan.layers.coordinates import FourierFeatures
 from spatialgan.layers.modulated import StyledConv, ToRGB
+from spatialgan.layers.noise import grid_noise
 from spatialgan.models.mapping import MappingNetwork
 from spatialgan.models.stylegan2 import channels_at
 
 MARGIN = 3          # pixels per side kept on every feature map (see the margin arithmetic above)
+# grid: noise fixed in image space (consistent across regions, scales and tiles); const: one fixed map per layer,
+# drawn for the trained frame and resized to each render (the same pattern at every scale, but not anchored to
+# positions); random: fresh per call; none.
+NOISE_POLICIES = ("grid", "const", "random", "none")
+Warp = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _upsample(x: torch.Tensor) -> torch.Tensor:
@@ -63,15 +73,18 @@ class ScalePartyGenerator(nn.Module):
             self.torgbs.append(ToRGB(ch[l], w_dim, img_channels))
         self.num_ws = 2 + 3 * levels
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, lr_multiplier=mapping_lr_multiplier)
+        self._const_noise: dict = {}
 
     def map(self, z: torch.Tensor, truncation_psi: float = 1.0, update_w_avg: bool = False) -> torch.Tensor:
         w = self.mapping(z, truncation_psi, update_w_avg)
         return w[:, None].expand(-1, self.num_ws, -1)
 
+    # ------------------------------------------------------------------------------------------ encodings
     def encoding(self, center=(0.0, 0.0), scale: float = 1.0, size: tuple[int, int] | None = None,
                  device=None) -> torch.Tensor:
         """Base-level encoding of an output of `size` (h, w) pixels, centred at `center`, whose pixels are `scale`
-        times the full frame's pixel at the trained resolution (scale 1, size (R, R): the trained frame)."""
+        times the full frame's pixel at the trained resolution (scale 1, size (R, R): the trained frame). The base
+        lattice is the region's own (the paper's p_enc), so sizes must be multiples of 2^L; `render` lifts that."""
         h, w = size or (self.resolution, self.resolution)
         step = 2 ** self.levels
         if h % step or w % step:
@@ -79,29 +92,111 @@ class ScalePartyGenerator(nn.Module):
         period = 2.0 / self.resolution * scale * step
         return region_grid(center, (period, period), (h // step, w // step), pad=self.n_pad, device=device)
 
-    def synthesis(self, ws: torch.Tensor, noise_mode: str = "random", encoding: torch.Tensor | None = None
-                  ) -> torch.Tensor:
-        """Images for a base-level encoding (B or 1, 2, n_h + 2 n_pad, n_w + 2 n_pad); default: the full frame."""
+    def layer_sizes(self, n: int) -> list[int]:
+        """Side of every conv's output for n base pixels of output, input conv first (n 2^l + 8, then + 6)."""
+        sizes = [n + 2 * MARGIN]
+        for l in range(1, self.levels + 1):
+            sizes += [n * 2 ** l + 2 * MARGIN + 2, n * 2 ** l + 2 * MARGIN]
+        return sizes
+
+    # ------------------------------------------------------------------------------------------ noise
+    def _noise(self, index: int, level: int, positions: torch.Tensor, noise_mode: str, noise_seed,
+               dtype: torch.dtype) -> torch.Tensor | None:
+        if noise_mode == "grid":
+            period = 2.0 / (self.base * 2 ** level)          # this layer's pixel in the trained frame
+            return grid_noise(positions, period, stream=index, seed=noise_seed).to(dtype)
         if noise_mode == "const":
-            # No noise map has a fixed size here; until the grid-sampled noise policy (issue 5) lands, the
-            # deterministic renders used by snapshots and tools are noise-free.
-            noise_mode = "none"
+            size = self.layer_sizes(self.base)[index]
+            key = (index, positions.device)
+            if key not in self._const_noise:
+                gen = torch.Generator().manual_seed(0x5CA1E + index)
+                self._const_noise[key] = torch.randn(1, 1, size, size, generator=gen).to(positions.device)
+            noise = self._const_noise[key]
+            if noise.shape[-2:] != positions.shape[-2:]:
+                noise = F.interpolate(noise, size=positions.shape[-2:], mode="bilinear", align_corners=False)
+            return noise.to(dtype)
+        if noise_mode not in NOISE_POLICIES:
+            raise ValueError(f"noise_mode must be one of {NOISE_POLICIES}, got {noise_mode!r}")
+        return None                                          # 'random' and 'none': the layer's own
+
+    # ------------------------------------------------------------------------------------------ synthesis
+    def synthesis(self, ws: torch.Tensor, noise_mode: str = "grid", encoding: torch.Tensor | None = None,
+                  noise_seed: int | torch.Tensor = 0) -> torch.Tensor:
+        """Images for a base-level encoding (B or 1, 2, n_h + 2 n_pad, n_w + 2 n_pad); default: the full frame.
+        `noise_seed` (one int, or one per image) picks the image-space noise of the 'grid' policy."""
         if encoding is None:
             encoding = self.encoding(device=ws.device)
-        enc = _crop(encoding, self.n_pad - MARGIN - 1).to(ws.dtype)      # n + 2 (MARGIN + 1): one conv from n + 6
+        enc = _crop(encoding, self.n_pad - MARGIN - 1)                    # n + 2 (MARGIN + 1): one conv from n + 6
         b = ws.shape[0]
-        pos = enc.expand(b, -1, -1, -1).permute(0, 2, 3, 1)               # (B, H, W, 2)
+        pos = enc.expand(b, -1, -1, -1).permute(0, 2, 3, 1).to(ws.dtype)  # (B, H, W, 2)
         x = self.fourier(pos.reshape(b, -1, 2)).reshape(b, *pos.shape[1:3], -1).permute(0, 3, 1, 2)
-        x = self.input_conv(x, ws[:, 0], noise_mode)
+        positions = _crop(enc.double(), 1)                               # where each conv output pixel sits
+
+        def conv(layer, x, w, index, level):
+            noise = self._noise(index, level, positions, noise_mode, noise_seed, x.dtype)
+            return layer(x, w, noise_mode, noise=noise)
+
+        x = conv(self.input_conv, x, ws[:, 0], 0, 0)
         rgb = self.input_rgb(x, ws[:, 1])
         for l in range(self.levels):
             i = 2 + 3 * l
             x = _crop(_upsample(x), 1)                                    # 2 n + 12 -> 2 n + 10
-            x = self.convs[2 * l](x, ws[:, i], noise_mode)                # 2 n + 8
-            x = self.convs[2 * l + 1](x, ws[:, i + 1], noise_mode)        # 2 n + 6
+            positions = _crop(_crop(_upsample(positions), 1), 1)
+            x = conv(self.convs[2 * l], x, ws[:, i], 2 * l + 1, l + 1)    # 2 n + 8
+            positions = _crop(positions, 1)
+            x = conv(self.convs[2 * l + 1], x, ws[:, i + 1], 2 * l + 2, l + 1)   # 2 n + 6
             rgb = _crop(_upsample(rgb), MARGIN) + self.torgbs[l](x, ws[:, i + 2])
         return _crop(rgb, MARGIN)
 
-    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "random",
+    def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, noise_mode: str = "grid",
                 encoding: torch.Tensor | None = None) -> torch.Tensor:
         return self.synthesis(self.map(z, truncation_psi), noise_mode, encoding)
+
+    # ------------------------------------------------------------------------------------------ rendering
+    def _snap(self, start: float, period: float, count: int) -> tuple[float, int, int]:
+        """Places `count` output pixels whose first centre is `start` on a global lattice of base pixels: returns
+        (centre of the first base pixel, number of base pixels, offset of the first output pixel in the render).
+        The base lattice depends only on the output lattice, not on where the window starts, so a shifted window
+        or a tile is a crop of the same render (exact translation equivariance, exact tiling)."""
+        step = 2 ** self.levels
+        m = math.floor(start / period + 1e-6)               # global index of the first output pixel
+        phase = start - m * period
+        k0, k1 = m // step, (m + count - 1) // step
+        first_base = phase + (k0 * step + (step - 1) / 2) * period
+        return first_base, k1 - k0 + 1, m - k0 * step
+
+    def _render_window(self, ws, x_start, y_start, period, w, h, noise_mode, noise_seed, warp):
+        step = 2 ** self.levels
+        bx, kx, ox = self._snap(x_start, period, w)
+        by, ky, oy = self._snap(y_start, period, h)
+        base = period * step
+        center = (bx + base * (kx - 1) / 2, by + base * (ky - 1) / 2)
+        enc = region_grid(center, (base, base), (ky, kx), pad=self.n_pad, device=ws.device, dtype=torch.float64)
+        if warp is not None:
+            enc = warp(enc)
+        images = self.synthesis(ws, noise_mode, enc, noise_seed)
+        return images[..., oy:oy + h, ox:ox + w]
+
+    def render(self, ws: torch.Tensor, center=(0.0, 0.0), scale: float = 1.0, size: tuple[int, int] | None = None,
+               noise_mode: str = "grid", noise_seed: int | torch.Tensor = 0, warp: Warp | None = None,
+               tile: int | None = None) -> torch.Tensor:
+        """Any region at any scale and size (h, w): output pixels are `scale` times the trained frame's pixel and
+        centred on `center` (the trained frame spans [-1, 1]^2). `warp` maps the base-level positions (B, 2, H, W)
+        to new ones (any positional-encoding field). `tile` renders in tiles of at most tile x tile pixels, in
+        memory bounded by the tile; with the 'grid' (or 'none') noise policy the result equals the whole render."""
+        h, w = size or (self.resolution, self.resolution)
+        if h < 1 or w < 1 or scale <= 0:
+            raise ValueError(f"need a positive size and scale, got {h}x{w} at scale {scale}")
+        period = 2.0 * scale / self.resolution
+        x_start = center[0] - period * w / 2 + period / 2
+        y_start = center[1] - period * h / 2 + period / 2
+        if tile is None or (h <= tile and w <= tile):
+            return self._render_window(ws, x_start, y_start, period, w, h, noise_mode, noise_seed, warp)
+        out = ws.new_empty(ws.shape[0], self.img_channels, h, w)
+        for top in range(0, h, tile):
+            for left in range(0, w, tile):
+                th, tw = min(tile, h - top), min(tile, w - left)
+                out[..., top:top + th, left:left + tw] = self._render_window(
+                    ws, x_start + left * period, y_start + top * period, period, tw, th, noise_mode, noise_seed,
+                    warp)
+        return out

@@ -30,6 +30,13 @@ class TrainConfig:
     panorama_frames: float | None = None  # CIPS: cylindrical coordinates, 360 degrees = this many frame widths
     patch_size: int | None = None    # CIPS: train on P x P patches of random regions (D sees patches)
     cips_channels: list | None = None     # CIPS: width of each layer pair (None: all --width; official: 512..128)
+    multiscale: bool = True          # ScaleParty: train on random regions at two sizes and random scales
+    small_size: int | None = None    # ScaleParty: r_small (default resolution / 2); r_large = 1.5 r_small
+    scale_min: float = 0.6           # ScaleParty: region side as a fraction of the frame, uniform in [min, max]
+    scale_max: float = 1.0
+    interscale: str = "mix"          # ScaleParty: inter-scale augmentation: mix (CutMix + ChannelMix), l1, none
+    interscale_prob: float = 0.2     # ScaleParty: probability that a sample is also rendered at the other size
+    lambda_interscale: float = 1.0   # ScaleParty: weight of the L1 consistency (interscale = l1)
     # Optimisation
     lr: float = 0.0025
     beta1: float = 0.0
