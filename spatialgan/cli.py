@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -97,7 +98,8 @@ def _add_generate(sub):
     p.add_argument("--seeds", default="0-7", help="e.g. 0-7 or 1,5,9-11")
     p.add_argument("--outdir", required=True)
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
-    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none"])
+    p.add_argument("--noise-mode", default="const", choices=["const", "random", "none", "grid"],
+                   help="grid: scaleparty's noise fixed in image space")
     p.add_argument("--grid", action="store_true", help="also write grid.png")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_generate)
@@ -109,6 +111,8 @@ def cmd_generate(args) -> int:
 
     seeds = parse_seeds(args.seeds)
     G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    if args.noise_mode == "grid" and cfg.model != "scaleparty":
+        raise SpatialGANError(f"--noise-mode grid is scaleparty's; {cfg.model} takes const, random or none")
     images = generate_images(G, hooks, cfg, seeds, args.trunc, args.noise_mode)
     written = write_outputs(images, seeds, args.outdir, args.grid)
     print(f"wrote {len(written)} file(s) to {args.outdir}")
@@ -200,40 +204,78 @@ def cmd_evaluate(args) -> int:
 
 
 def _add_render(sub):
-    p = sub.add_parser("render", help="render one latent at any size (coordinate-based models: cips)",
-                       description="Renders the full frame (or --region) of a seed's image at --size, in row bands "
-                                   "of --band-pixels pixels, so memory stays bounded (e.g. --size 4096x4096 on CPU).")
+    p = sub.add_parser("render", help="render one latent at any size, region and scale (cips, scaleparty)",
+                       description="Renders a seed's image at --size: the full frame stretched to the size, or the "
+                                   "region around --center whose pixels are --scale times the trained frame's pixel. "
+                                   "CIPS renders in row bands of --band-pixels pixels and ScaleParty in tiles of "
+                                   "--tile pixels, so memory stays bounded (e.g. --size 4096x4096 on CPU).")
     p.add_argument("--ckpt", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", required=True, help="WIDTHxHEIGHT, e.g. 2048x512")
-    p.add_argument("--region", default="-1,1,-1,1", help="x0,x1,y0,y1 in image space (the trained frame is "
-                   "-1,1,-1,1); a larger region extrapolates")
+    p.add_argument("--center", default=None, help="cx,cy in image space (the trained frame spans -1..1)")
+    p.add_argument("--scale", type=float, default=None, help="pixel size as a multiple of the trained frame's "
+                   "pixel: 0.25 zooms in 4x, 2 shows twice the frame (extrapolating past it)")
+    p.add_argument("--region", default=None, help="x0,x1,y0,y1 in image space instead of --center/--scale, as --region=-1,1,-1,1 "
+                   "(default: the trained frame -1,1,-1,1)")
     p.add_argument("--panorama", action="store_true", help="the whole 360-degree strip of a cylindrical CIPS "
                    "(trained with --panorama-frames); overrides --region")
-    p.add_argument("--foveate", default=None, help="cx,cy: foveated render, dense samples around this point")
+    p.add_argument("--foveate", default=None, help="cx,cy: foveated render (cips), dense samples around this point")
     p.add_argument("--samples", default=None, help="foveated render: WIDTHxHEIGHT samples (default: half of --size)")
     p.add_argument("--gamma", type=float, default=2.0, help="foveated render: concentration (1 = uniform)")
+    p.add_argument("--warp", default=None, help="scaleparty: warp of the positional encoding, swirl:STRENGTH"
+                   "[:RADIUS] or stretch:FX[:FY]")
+    p.add_argument("--noise", default="grid", help="scaleparty noise: grid (fixed in image space; tiles join "
+                   "exactly), const, random or none")
+    p.add_argument("--tile", type=int, default=256, help="scaleparty: tile side in pixels")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
-    p.add_argument("--band-pixels", type=int, default=1 << 16, help="pixels rendered at a time")
+    p.add_argument("--ws", default=None, help="scaleparty: a W+ latent file (from project or the studio) instead "
+                   "of --seed's latent")
+    p.add_argument("--band-pixels", type=int, default=1 << 16, help="cips: pixels rendered at a time")
     p.add_argument("--out", required=True, help="output PNG")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=cmd_render)
 
 
+def _floats(text: str, count: int, flag: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise SpatialGANError(f"{flag} takes {count} comma-separated numbers, got {text!r}")
+    return values
+
+
 def cmd_render(args) -> int:
     from spatialgan.generate import latent_for_seed, load_generator
     from spatialgan.imageutils import save_image
-    from spatialgan.render.render import parse_size, render_image
+    from spatialgan.render.render import (parse_size, region_for, render_image, render_scaleparty,
+                                          require_coordinate_model)
     from spatialgan.training.loop import resolve_device
 
     width, height = parse_size(args.size)
-    try:
-        x0, x1, y0, y1 = (float(v) for v in args.region.split(","))
-    except ValueError:
-        raise SpatialGANError(f"--region takes x0,x1,y0,y1, got {args.region!r}") from None
-    if args.band_pixels < 1:
-        raise SpatialGANError("--band-pixels must be positive")
+    if args.band_pixels < 1 or args.tile < 1:
+        raise SpatialGANError("--band-pixels and --tile must be positive")
+    if args.scale is not None and not (math.isfinite(args.scale) and args.scale > 0):
+        raise SpatialGANError(f"--scale must be a positive number, got {args.scale}")
+    if args.region and (args.center or args.scale):
+        raise SpatialGANError("give either --region or --center/--scale, not both")
     G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    require_coordinate_model(G, scaleparty_ok=True)
+    scaleparty = hasattr(G, "tiles")
+    if not scaleparty and (args.warp or args.noise != "grid"):
+        raise SpatialGANError("--warp and --noise apply to scaleparty models")
+    if scaleparty and (args.panorama or args.foveate):
+        raise SpatialGANError("--panorama and --foveate apply to cips models")
+    center = _floats(args.center, 2, "--center") if args.center else (0.0, 0.0)
+    if args.region:
+        x0, x1, y0, y1 = _floats(args.region, 4, "--region")
+        if x1 <= x0 or y1 <= y0:
+            raise SpatialGANError(f"--region needs x0 < x1 and y0 < y1, got {args.region}")
+    elif args.scale is None and not args.center:
+        x0, x1, y0, y1 = -1.0, 1.0, -1.0, 1.0
+    else:
+        (x0, x1), (y0, y1) = region_for(G, width, height, center, args.scale or 1.0)
     if args.panorama:
         frames = getattr(G, "panorama_frames", None)
         if not frames:
@@ -242,14 +284,33 @@ def cmd_render(args) -> int:
         x0, x1, y0, y1 = -frames, frames, -1.0, 1.0
     z = latent_for_seed(args.seed, hooks.latent_shape()).to(next(G.parameters()).device)
     ws = hooks.map_latents(G, z, args.trunc)
-    if args.foveate:
+    if args.ws:
+        from spatialgan.render.project import load_ws
+
+        if not scaleparty:
+            raise SpatialGANError("--ws applies to scaleparty models")
+        ws = load_ws(args.ws, G)
+    if scaleparty:
+        from spatialgan.coords import parse_warp
+        from spatialgan.models.scaleparty import NOISE_POLICIES
+
+        if args.noise not in NOISE_POLICIES:
+            raise SpatialGANError(f"--noise must be one of {', '.join(NOISE_POLICIES)}, got {args.noise!r}")
+        sx, sy = (x1 - x0) * G.resolution / (2 * width), (y1 - y0) * G.resolution / (2 * height)
+        if abs(sx - sy) > 1e-3 * max(sx, sy):
+            raise SpatialGANError(f"a scaleparty render has square pixels: --region {x0:g},{x1:g},{y0:g},{y1:g} at "
+                                  f"{width}x{height} would stretch them; use --center and --scale, or --warp stretch")
+        try:
+            warp = parse_warp(args.warp) if args.warp else None
+        except ValueError as exc:
+            raise SpatialGANError(f"--warp: {exc}") from None
+        image = render_scaleparty(G, ws, width, height, ((x0 + x1) / 2, (y0 + y1) / 2), sx, args.tile, args.noise,
+                                  args.seed, warp)
+    elif args.foveate:
         from spatialgan.imageutils import to_uint8
         from spatialgan.render.render import render_foveated
 
-        try:
-            cx, cy = (float(v) for v in args.foveate.split(","))
-        except ValueError:
-            raise SpatialGANError(f"--foveate takes cx,cy in image space, got {args.foveate!r}") from None
+        cx, cy = _floats(args.foveate, 2, "--foveate")
         if not (-1 < cx < 1 and -1 < cy < 1) or args.gamma <= 0:
             raise SpatialGANError("--foveate must lie inside the frame (-1..1) and --gamma be positive")
         samples = parse_size(args.samples) if args.samples else (max(1, width // 2), max(1, height // 2))
@@ -258,6 +319,49 @@ def cmd_render(args) -> int:
         image = render_image(G, ws, width, height, (x0, x1), (y0, y1), args.band_pixels)
     save_image(image, args.out)
     print(f"wrote {args.out} ({width}x{height})")
+    return 0
+
+
+def _add_project(sub):
+    p = sub.add_parser("project", help="scaleparty: find the latent of a photo, then render it at other scales",
+                       description="Optimises a W+ latent so that the model's renders at two scales match the photo "
+                                   "(L2 plus LPIPS with --lpips-dir, else a Laplacian-pyramid L1). Writes target.png, "
+                                   "projection.png, scales.png, warps.png and latent.safetensors (for render --ws).")
+    p.add_argument("--ckpt", required=True)
+    p.add_argument("--image", required=True, help="the photo (its centred square is used)")
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--lr", type=float, default=0.05)
+    p.add_argument("--lpips-dir", default=None, help="folder with vgg16-397923af.pth and vgg.pth (LPIPS)")
+    p.add_argument("--noise-seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_project)
+
+
+def cmd_project(args) -> int:
+    from spatialgan.generate import load_generator
+    from spatialgan.render.project import load_target, project, write_projection
+    from spatialgan.training.loop import resolve_device
+
+    G, cfg, _ = load_generator(args.ckpt, resolve_device(args.device))
+    if cfg.model != "scaleparty":
+        raise SpatialGANError(f"project needs a scaleparty checkpoint; {args.ckpt} is {cfg.model}")
+    target = load_target(args.image, G.resolution)
+    lpips = None
+    if args.lpips_dir:
+        from spatialgan.metrics.lpips import load_lpips
+
+        lpips = load_lpips(args.lpips_dir).to(next(G.parameters()).device)
+    every = max(1, args.steps // 10)
+
+    def progress(step, loss):
+        if step % every == 0 or step == args.steps - 1:
+            print(f"step {step + 1}/{args.steps}  loss {loss:.4f}", file=sys.stderr)
+
+    result = project(G, target, args.steps, args.lr, lpips, args.noise_seed, progress)
+    written = write_projection(G, result, target, args.outdir, args.noise_seed)
+    print(f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f} ({result.perceptual}); wrote "
+          f"{', '.join(p.name for p in written)} to {args.outdir}")
     return 0
 
 
@@ -322,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spatialgan", description="Position-aware GAN image synthesis.")
     parser.add_argument("--version", action="version", version=f"spatialgan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_generate, _add_resample, _add_evaluate, _add_render, _add_convert, _add_dataset,
+    for add in (_add_train, _add_generate, _add_resample, _add_evaluate, _add_render, _add_project, _add_convert, _add_dataset,
                 _add_demo):
         add(sub)
     return parser

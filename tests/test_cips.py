@@ -181,7 +181,7 @@ def test_render_refuses_fixed_size_models(tmp_path, capsys):
                       outdir=str(tmp_path / "run"), grid=4)
     Trainer(cfg).save_snapshot()
     assert main(["render", "--ckpt", str(tmp_path / "run"), "--size", "16x16", "--out", str(tmp_path / "x.png")]) == 2
-    assert "coordinate-based model" in capsys.readouterr().err
+    assert "renders at any size (cips or scaleparty)" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ cylindrical panoramas

@@ -278,3 +278,114 @@ def test_l1_consistency_is_the_mean_absolute_difference_at_the_smaller_size():
     got = hooks.generator_regularizers(None, request, images, None, 0)["interscale_l1"]
     small = F.interpolate(images[[1, 3]], size=(16, 16), mode="bilinear", align_corners=False, antialias=True)
     assert float(got) == pytest.approx(3.0 * float((small - partner).abs().mean()))
+
+
+@pytest.fixture()
+def scaleparty_run(tmp_path):
+    from spatialgan.training.config import TrainConfig
+    from spatialgan.training.loop import Trainer
+
+    cfg = TrainConfig(model="scaleparty", resolution=16, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2,
+                      device="cpu", outdir=str(tmp_path / "run"), grid=4)
+    trainer = Trainer(cfg)
+    for layer in [trainer.G_ema.input_conv, *trainer.G_ema.convs]:
+        layer.noise.strength.data.fill_(0.5)
+    trainer.save_snapshot()
+    return tmp_path / "run"
+
+
+def test_render_cli_any_region_scale_warp_and_tiles(scaleparty_run, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from spatialgan.cli import main
+    from spatialgan.coords import swirl
+    from spatialgan.generate import latent_for_seed, load_generator
+    from spatialgan.imageutils import to_uint8
+
+    G, _, hooks = load_generator(scaleparty_run)
+    ws = hooks.map_latents(G, latent_for_seed(3, hooks.latent_shape()))
+    out = tmp_path / "r.png"
+    args = ["render", "--ckpt", str(scaleparty_run), "--seed", "3", "--size", "37x21", "--center", "0.2,-0.3",
+            "--scale", "0.4", "--out", str(out)]
+    with torch.no_grad():
+        full = to_uint8(G.render(ws, center=(0.2, -0.3), scale=0.4, size=(21, 37), noise_seed=3))[0]
+        warped = to_uint8(G.render(ws, center=(0.2, -0.3), scale=0.4, size=(21, 37), noise_seed=3,
+                                   warp=swirl(1.5)))[0]
+    assert main(args + ["--tile", "8"]) == 0
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - full.astype(int)).max() <= 1
+    assert main(args + ["--warp", "swirl:1.5"]) == 0
+    assert np.abs(np.asarray(Image.open(out)).astype(int) - warped.astype(int)).max() <= 1
+    # Without --scale the full frame is stretched to the size (square pixels only).
+    assert main(["render", "--ckpt", str(scaleparty_run), "--size", "32x32", "--out", str(out)]) == 0
+    assert Image.open(out).size == (32, 32)
+    for bad, message in ((["--warp", "twirl:1"], "unknown warp"), (["--noise", "fizz"], "--noise"),
+                         (["--panorama"], "cips"), (["--scale", "-1"], "--scale"), (["--center", "1"], "--center"),
+                         (["--region=-1,1,-1,1"], "either --region")):
+        assert main(args + bad) == 2
+        assert message in capsys.readouterr().err
+    assert main(["render", "--ckpt", str(scaleparty_run), "--size", "32x16", "--region=-1,1,-1,1",
+                 "--out", str(out)]) == 2
+    assert "square pixels" in capsys.readouterr().err
+
+
+def test_projection_finds_a_latent_and_the_cli_writes_renders_of_it(scaleparty_run, tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    from spatialgan import SpatialGANError
+    from spatialgan.cli import main
+    from spatialgan.generate import load_generator
+    from spatialgan.imageutils import save_image, to_uint8
+    from spatialgan.render.project import load_target, project
+
+    G, _, _ = load_generator(scaleparty_run)
+    torch.manual_seed(4)
+    with torch.no_grad():       # a target the model can make: its render of a w away from the mean
+        target = G.render(G.map(torch.randn(1, 8)), noise_seed=0).clamp(-1, 1)
+    photo = tmp_path / "photo.png"
+    save_image(to_uint8(target)[0], photo)
+    loaded = load_target(photo, 16)
+    assert (loaded - target).abs().max() < 2 / 255 + 1e-6
+    result = project(G, loaded, steps=60, lr=0.1)
+    assert result.losses[-1] < 0.5 * result.losses[0]
+    assert result.perceptual == "pyramid-l1"
+
+    outdir = tmp_path / "proj"
+    assert main(["project", "--ckpt", str(scaleparty_run), "--image", str(photo), "--outdir", str(outdir),
+                 "--steps", "20"]) == 0
+    for name in ("target.png", "projection.png", "scales.png", "warps.png", "latent.safetensors"):
+        assert (outdir / name).is_file()
+    # The saved latent reproduces the projection through `render --ws`.
+    again = tmp_path / "again.png"
+    assert main(["render", "--ckpt", str(scaleparty_run), "--ws", str(outdir / "latent.safetensors"),
+                 "--size", "16x16", "--out", str(again)]) == 0
+    projection = np.asarray(Image.open(outdir / "projection.png"))[::4, ::4]
+    assert np.abs(np.asarray(Image.open(again)).astype(int) - projection.astype(int)).max() <= 1
+
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG not really")
+    assert main(["project", "--ckpt", str(scaleparty_run), "--image", str(tmp_path / "broken.png"),
+                 "--outdir", str(outdir)]) == 2
+    assert "cannot read" in capsys.readouterr().err
+    (tmp_path / "bad.safetensors").write_bytes(b"junk")
+    assert main(["render", "--ckpt", str(scaleparty_run), "--ws", str(tmp_path / "bad.safetensors"),
+                 "--size", "16x16", "--out", str(again)]) == 2
+    with pytest.raises(SpatialGANError, match="16x16"):
+        project(G, torch.zeros(1, 3, 8, 8))
+
+
+def test_laplacian_l1_against_a_direct_computation():
+    from spatialgan.render.project import laplacian_l1
+
+    torch.manual_seed(0)
+    a, b = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)
+    expected, x, y = 0.0, a, b
+    for _ in range(3):
+        xd, yd = F.avg_pool2d(x, 2), F.avg_pool2d(y, 2)
+        xu = F.interpolate(xd, scale_factor=2, mode="bilinear", align_corners=False)
+        yu = F.interpolate(yd, scale_factor=2, mode="bilinear", align_corners=False)
+        expected += float(((x - xu) - (y - yu)).abs().mean())
+        x, y = xd, yd
+    expected += float((x - y).abs().mean())
+    assert float(laplacian_l1(a, b)) == pytest.approx(expected, rel=1e-6)
+    assert float(laplacian_l1(a, a)) == 0.0

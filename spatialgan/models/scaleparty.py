@@ -177,6 +177,22 @@ class ScalePartyGenerator(nn.Module):
         images = self.synthesis(ws, noise_mode, enc, noise_seed)
         return images[..., oy:oy + h, ox:ox + w]
 
+    def tiles(self, ws: torch.Tensor, center=(0.0, 0.0), scale: float = 1.0, size: tuple[int, int] | None = None,
+              tile: int = 256, noise_mode: str = "grid", noise_seed: int | torch.Tensor = 0,
+              warp: Warp | None = None):
+        """Yields (top, left, images) tiles of at most tile x tile pixels that together make `render`'s image."""
+        h, w = size or (self.resolution, self.resolution)
+        if h < 1 or w < 1 or scale <= 0 or tile < 1:
+            raise ValueError(f"need a positive size, scale and tile, got {h}x{w} at scale {scale}, tile {tile}")
+        period = 2.0 * scale / self.resolution
+        x_start = center[0] - period * w / 2 + period / 2
+        y_start = center[1] - period * h / 2 + period / 2
+        for top in range(0, h, tile):
+            for left in range(0, w, tile):
+                th, tw = min(tile, h - top), min(tile, w - left)
+                yield top, left, self._render_window(ws, x_start + left * period, y_start + top * period, period,
+                                                     tw, th, noise_mode, noise_seed, warp)
+
     def render(self, ws: torch.Tensor, center=(0.0, 0.0), scale: float = 1.0, size: tuple[int, int] | None = None,
                noise_mode: str = "grid", noise_seed: int | torch.Tensor = 0, warp: Warp | None = None,
                tile: int | None = None) -> torch.Tensor:
@@ -185,18 +201,10 @@ class ScalePartyGenerator(nn.Module):
         to new ones (any positional-encoding field). `tile` renders in tiles of at most tile x tile pixels, in
         memory bounded by the tile; with the 'grid' (or 'none') noise policy the result equals the whole render."""
         h, w = size or (self.resolution, self.resolution)
-        if h < 1 or w < 1 or scale <= 0:
-            raise ValueError(f"need a positive size and scale, got {h}x{w} at scale {scale}")
-        period = 2.0 * scale / self.resolution
-        x_start = center[0] - period * w / 2 + period / 2
-        y_start = center[1] - period * h / 2 + period / 2
+        parts = self.tiles(ws, center, scale, (h, w), tile or max(h, w), noise_mode, noise_seed, warp)
         if tile is None or (h <= tile and w <= tile):
-            return self._render_window(ws, x_start, y_start, period, w, h, noise_mode, noise_seed, warp)
+            return next(parts)[2]
         out = ws.new_empty(ws.shape[0], self.img_channels, h, w)
-        for top in range(0, h, tile):
-            for left in range(0, w, tile):
-                th, tw = min(tile, h - top), min(tile, w - left)
-                out[..., top:top + th, left:left + tw] = self._render_window(
-                    ws, x_start + left * period, y_start + top * period, period, tw, th, noise_mode, noise_seed,
-                    warp)
+        for top, left, images in parts:
+            out[..., top:top + images.shape[-2], left:left + images.shape[-1]] = images
         return out

@@ -21,10 +21,28 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def require_coordinate_model(G) -> None:
-    if not hasattr(G, "render_pixels"):
-        raise SpatialGANError("render needs a coordinate-based model (cips); this checkpoint renders only at its "
-                              "trained resolution (use generate)")
+def require_coordinate_model(G, scaleparty_ok: bool = False) -> None:
+    if not (hasattr(G, "render_pixels") or (scaleparty_ok and hasattr(G, "tiles"))):
+        models = "cips or scaleparty" if scaleparty_ok else "cips"
+        raise SpatialGANError(f"this needs a model that renders at any size ({models}); this checkpoint renders "
+                              "only at its trained resolution (use generate)")
+
+
+def region_for(G, width: int, height: int, center=(0.0, 0.0), scale: float = 1.0) -> tuple[tuple, tuple]:
+    """x and y ranges of a width x height render whose pixels are `scale` times the trained frame's pixel."""
+    half_w, half_h = scale * width / G.resolution, scale * height / G.resolution
+    return (center[0] - half_w, center[0] + half_w), (center[1] - half_h, center[1] + half_h)
+
+
+@torch.no_grad()
+def render_scaleparty(G, ws: torch.Tensor, width: int, height: int, center=(0.0, 0.0), scale: float = 1.0,
+                      tile: int = 256, noise_mode: str = "grid", noise_seed: int = 0, warp=None) -> np.ndarray:
+    """(height, width, 3) uint8 render of a ScaleParty model, tile by tile (memory bounded by the tile; with grid
+    noise the tiles join exactly)."""
+    out = np.empty((height, width, 3), dtype=np.uint8)
+    for top, left, img in G.tiles(ws, center, scale, (height, width), tile, noise_mode, noise_seed, warp):
+        out[top:top + img.shape[-2], left:left + img.shape[-1]] = to_uint8(img)[0]
+    return out
 
 
 @torch.no_grad()
