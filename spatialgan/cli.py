@@ -1,4 +1,4 @@
-"""The `spatialgan` command line: train, generate, resample, evaluate, dataset, demo."""
+"""The `spatialgan` command line: train, generate, resample, evaluate, render, project, convert, dataset, demo."""
 
 from __future__ import annotations
 

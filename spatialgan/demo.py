@@ -30,6 +30,8 @@ DEMO_CONFIG = dict(model="stylegan2", resolution=32, batch=32, kimg=36.0, width=
 DEMO_SSN = dict(model="ssn", kimg=6.0, snap_kimg=6.0, latent_rows=4, latent_cols=4, lambda_distortion=1.0)
 # CIPS with cylindrical coordinates (360 degrees = 4 frame widths), trained on the same crops as frames.
 DEMO_CIPS = dict(model="cips", kimg=8.0, snap_kimg=8.0, cips_layers=8, panorama_frames=4.0, style_mixing=0.0)
+# ScaleParty with multi-scale partial training (16 and 24 pixel renders of 60-100% regions) and CutMix/ChannelMix.
+DEMO_SCALEPARTY = dict(model="scaleparty", kimg=10.0, snap_kimg=10.0)
 
 
 def bundled_photos() -> dict[str, np.ndarray]:
@@ -156,7 +158,68 @@ def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: i
     add_ssn_section(report, outdir, data, trainer.cfg, DEMO_SSN["kimg"] if kimg is None else kimg / 4, seed,
                     progress)
     add_cips_section(report, outdir, data, DEMO_CIPS["kimg"] if kimg is None else kimg / 4, seed, progress)
+    add_scaleparty_section(report, outdir, data, DEMO_SCALEPARTY["kimg"] if kimg is None else kimg / 4, seed,
+                           progress)
     return report.write()
+
+
+def draw_box(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, color=(255, 40, 40)) -> np.ndarray:
+    """A copy of an (H, W, 3) uint8 image with a one-pixel rectangle outline over [x0, x1) x [y0, y1)."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+    out[y0:y1, [x0, x1 - 1]] = color
+    out[[y0, y1 - 1], x0:x1] = color
+    return out
+
+
+def add_scaleparty_section(report: Report, outdir: Path, data: Path, kimg: float, seed: int, progress: bool) -> None:
+    """Trains (or reuses) a small ScaleParty and adds pictures of one latent at many scales and regions."""
+    from spatialgan.coords import swirl
+
+    run_dir = outdir / "scaleparty-run"
+    values = dict(DEMO_CONFIG, **DEMO_SCALEPARTY)
+    values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed)
+    trainer, seconds = train_or_reuse(values, progress)
+    G, cfg, hooks = load_generator(run_dir)
+    r = cfg.resolution
+
+    def render(ws, **kw):
+        return to_uint8(G.render(ws, noise_seed=0, **kw))
+
+    with torch.no_grad():
+        ws = torch.cat([hooks.map_latents(G, latent_for_seed(s, hooks.latent_shape())) for s in range(3)])
+        zooms = np.geomspace(2.0, 0.25, 8)
+        continuum = np.concatenate([render(ws, scale=float(s), size=(r, r)) for s in zooms])
+        continuum = continuum.reshape(len(zooms), 3, r, r, 3).transpose(1, 0, 2, 3, 4).reshape(-1, r, r, 3)
+        frame = render(ws[:1], scale=0.5, size=(2 * r, 2 * r))[0]          # the frame at 64x64
+        cx, cy, zoom = 0.4, -0.3, 0.125                                   # a region a quarter of the frame wide
+        zoomed = render(ws[:1], center=(cx, cy), scale=zoom, size=(2 * r, 2 * r))[0]
+        px = lambda v: int(round((v + 1) / 2 * 2 * r))
+        half = zoom * r / r                                                # half-width of the region, image units
+        marked = draw_box(frame, px(cx - half), px(cy - half), px(cx + half), px(cy + half))
+        wide = render(ws[:1], scale=1.0, size=(r, 3 * r))[0]
+        tall = render(ws[:1], scale=1.0, size=(2 * r, r))[0]
+        outside = render(ws[:1], scale=2.0, size=(2 * r, 2 * r))[0]           # [-4, 4]: past the trained frame
+        outside = draw_box(outside, r // 2, r // 2, 3 * r // 2, 3 * r // 2)
+        warped = render(ws[:1], scale=0.5, size=(2 * r, 2 * r), warp=swirl(2.5, 0.7))[0]
+    report.add("ScaleParty: one latent at any scale and region",
+               f"<p>A ScaleParty generator (pad-free StyleGAN2 on scale-consistent positional encodings) trained for "
+               f"{trainer.cur_nimg} images ({seconds:.0f} s this call) on random regions (60-100% of the frame) "
+               f"rendered at 16 and 24 pixels, with CutMix/ChannelMix inter-scale augmentation. Noise is fixed in "
+               f"image space ('grid'), so every picture below shows the same image.</p>"
+               + report.image(make_grid(continuum, ncol=len(zooms), pad=2), "scaleparty-continuum.png",
+                              "rows: seeds 0-2; columns: one latent at pixel sizes 2x down to 0.25x the trained "
+                              "frame's, 32x32 each (a continuum of scales)", 3)
+               + report.image(np.concatenate([marked, zoomed], 1), "scaleparty-zoom.png",
+                              "seed 0: the frame (64x64) with a region marked, and that region rendered at 64x64 "
+                              "(8x the trained pixel density)", 3)
+               + report.image(wide, "scaleparty-wide.png", "aspect ratio 3:1 at the trained scale: the frame "
+                              "extended sideways", 3)
+               + report.image(tall, "scaleparty-tall.png", "aspect ratio 1:2", 3)
+               + report.image(outside, "scaleparty-extrapolation.png", "extrapolation: 4x the frame's area on each "
+                              "axis; the box is the trained frame", 3)
+               + report.image(warped, "scaleparty-swirl.png", "a swirl warp of the positional encoding", 3))
 
 
 def add_cips_section(report: Report, outdir: Path, data: Path, kimg: float, seed: int, progress: bool) -> None:

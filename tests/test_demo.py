@@ -21,7 +21,7 @@ def test_demo_writes_report_with_pictures(tmp_path):
     report = run_demo(tmp_path / "demo", kimg=0.064, progress=False)
     page = report.read_text()
     for title in ("Training data", "StyleGAN2 samples", "Truncation", "Progress", "Losses", "SSN block resampling",
-                  "CIPS: any resolution"):
+                  "CIPS: any resolution", "ScaleParty: one latent at any scale"):
         assert title in page
     images = re.findall(r'src="([^"]+)"', page)
     assert len(images) >= 4
@@ -30,6 +30,6 @@ def test_demo_writes_report_with_pictures(tmp_path):
     assert "<svg" in page
     # Running it again reuses the finished run instead of training from scratch.
     snaps = sorted((tmp_path / "demo").glob("*/network-snapshot-*"))
-    assert {p.parent.name for p in snaps} == {"run", "ssn-run", "cips-run"}
+    assert {p.parent.name for p in snaps} == {"run", "ssn-run", "cips-run", "scaleparty-run"}
     run_demo(tmp_path / "demo", kimg=0.064, progress=False)
     assert sorted((tmp_path / "demo").glob("*/network-snapshot-*")) == snaps
