@@ -116,8 +116,7 @@ class ScalePartyHooks(TrainingHooks):
         source = resize(reals, max(size, round(full / shrink))) if shrink > 1 else reals
         grid = self.region_positions(request, size).to(reals.device, reals.dtype).permute(0, 2, 3, 1)
         out = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
-        return out.clamp(-1, 1).contiguous(memory_format=torch.contiguous_format if reals.is_contiguous()
-                                           else torch.channels_last)
+        return out.clamp(-1, 1)
 
     def discriminator_input(self, images, request):
         partner = request.get("partner")
