@@ -63,7 +63,10 @@ def _add_train(sub):
 
 
 def cmd_train(args) -> int:
+    import torch
+
     from spatialgan.training.checkpoint import find_snapshots, resolve_checkpoint
+    from spatialgan.training.distributed import init_from_environment, shutdown
     from spatialgan.training.loop import Trainer
 
     given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp", "coord_embedding", "multiscale"]
@@ -73,21 +76,31 @@ def cmd_train(args) -> int:
             given["latent_rows"], given["latent_cols"] = (int(v) for v in args.latent_grid.lower().split("x"))
         except ValueError:
             raise SpatialGANError(f"--latent-grid takes ROWSxCOLS such as 4x4, got {args.latent_grid!r}") from None
-    if args.resume:
-        ckpt = resolve_checkpoint(args.resume)
-        given.setdefault("outdir", str(ckpt.parent))
-        trainer = Trainer.from_checkpoint(ckpt, given)
-        print(f"resuming {ckpt} at {trainer.cur_nimg} images", file=sys.stderr)
-    else:
+    if not args.resume:
         for required in ("data", "outdir"):
             if required not in given:
                 raise SpatialGANError(f"train needs --{required} (or --resume RUN_DIR to continue a run)")
         if find_snapshots(given["outdir"]):
             raise SpatialGANError(f"{given['outdir']} already holds a run; pass --resume {given['outdir']} "
                                   "to continue it, or choose another --outdir")
-        trainer = Trainer(TrainConfig(**given))
-    trainer.run(progress=not args.quiet)
-    print(f"done: {trainer.cur_nimg} images; snapshots in {trainer.cfg.outdir}")
+    # Under torchrun (WORLD_SIZE > 1) this process is one rank: NCCL on CUDA, Gloo on CPU.
+    dist, device_name = init_from_environment(given.get("device", "auto"))
+    device = torch.device(device_name) if dist.enabled else None
+    try:
+        if args.resume:
+            ckpt = resolve_checkpoint(args.resume)
+            given.setdefault("outdir", str(ckpt.parent))
+            trainer = Trainer.from_checkpoint(ckpt, given, dist=dist, device=device)
+            if dist.is_main:
+                print(f"resuming {ckpt} at {trainer.cur_nimg} images", file=sys.stderr)
+        else:
+            trainer = Trainer(TrainConfig(**given), device, dist=dist)
+        trainer.run(progress=not args.quiet)
+    finally:
+        shutdown(dist)
+    if dist.is_main:
+        where = f" on {dist.world} processes" if dist.enabled else ""
+        print(f"done: {trainer.cur_nimg} images{where}; snapshots in {trainer.cfg.outdir}")
     return 0
 
 

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spatialgan import batchrng
+
 from spatialgan.layers.equalized import LRELU_GAIN, EqualizedLinear
 
 
@@ -107,6 +109,6 @@ class ModulatedLinear(nn.Module):
         # weights, the bias and the noise strength rather than into a pass over the activations.
         y = modulated_linear(x, weight, styles, self.demodulate, bias=self.bias * LRELU_GAIN, gain=LRELU_GAIN)
         if noise_mode == "random":
-            noise = torch.randn(*y.shape[:-1], 1, device=y.device, dtype=y.dtype)
+            noise = batchrng.randn(y.shape[0], *y.shape[1:-1], 1, device=y.device, dtype=y.dtype)
             y = y + (self.noise_strength * LRELU_GAIN).to(y.dtype) * noise
         return F.leaky_relu(y, 0.2)

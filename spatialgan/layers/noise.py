@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spatialgan import batchrng
+
 NOISE_MODES = ("random", "const", "none")
 
 
@@ -27,7 +29,7 @@ class NoiseInjection(nn.Module):
             if noise_mode == "none":
                 return x
             if noise_mode == "random":
-                noise = torch.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
+                noise = batchrng.randn(x.shape[0], 1, x.shape[2], x.shape[3], device=x.device, dtype=x.dtype)
             elif noise_mode == "const":
                 if self.const_noise is None or self.const_noise.shape[-2:] != x.shape[-2:]:
                     raise ValueError(f"no constant noise of size {tuple(x.shape[-2:])} in this layer")

@@ -98,7 +98,7 @@ def project(G, target: torch.Tensor, steps: int = 300, lr: float = 0.05, lpips=N
         opt.step()
         result.losses.append(float(loss.detach()))
         if progress:
-            progress(step, float(loss))
+            progress(step, result.losses[-1])
     result.ws = ws.detach()
     return result
 

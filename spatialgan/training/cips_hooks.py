@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from spatialgan import batchrng
 from spatialgan.coords import pixel_grid
 from spatialgan.training.hooks import TrainingHooks
 
@@ -22,12 +23,13 @@ class CIPSHooks(TrainingHooks):
         request = super().sample_request(batch_size, device)
         cfg = self.config
         if cfg.panorama_frames:
-            request["x_offset"] = (torch.rand(batch_size, device=device) * 2 - 1) * cfg.panorama_frames
+            request["x_offset"] = (batchrng.rand(batch_size, device=device) * 2 - 1) * cfg.panorama_frames
         if cfg.patch_size and cfg.patch_size < cfg.resolution:
             r, p = cfg.resolution, cfg.patch_size
-            sides = torch.randint(p, r + 1, (batch_size,))
-            request["patch_boxes"] = [(int(torch.randint(0, r - s + 1, ())), int(torch.randint(0, r - s + 1, ())),
-                                       int(s)) for s in sides]                         # (left, top, side) in pixels
+            sides = batchrng.randint(r - p + 1, batch_size) + p
+            places = batchrng.rand(batch_size, 2)
+            request["patch_boxes"] = [(int(u * (r - s + 1)), int(v * (r - s + 1)), int(s))
+                                      for s, (u, v) in zip(sides.tolist(), places.tolist())]   # (left, top, side)
         return request
 
     def request_coords(self, request, batch: int, device) -> torch.Tensor | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spatialgan import batchrng
+
 
 class TrainingHooks:
     """StyleGAN2: z ~ N(0, I), style mixing with probability `style_mixing`, whole images."""
@@ -23,7 +25,7 @@ class TrainingHooks:
 
     def sample_request(self, batch_size: int, device: torch.device) -> dict:
         """What to generate next: at least the latent 'z'."""
-        return {"z": torch.randn(batch_size, *self.latent_shape(), device=device)}
+        return {"z": batchrng.randn(batch_size, *self.latent_shape(), device=device)}
 
     def generate(self, G: nn.Module, request: dict, update_w_avg: bool = False,
                  style_mixing: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,7 +37,7 @@ class TrainingHooks:
             # One coin and one cutoff per batch, as in StyleGAN2-ADA.
             cutoff = int(torch.randint(1, ws.shape[1], ()))
             if float(torch.rand(())) < mixing:
-                ws2 = G.map(torch.randn_like(z))
+                ws2 = G.map(batchrng.randn(*z.shape, device=z.device, dtype=z.dtype))
                 layer = torch.arange(ws.shape[1], device=ws.device)[None, :, None]
                 ws = torch.where(layer < cutoff, ws, ws2)
         return self.synthesize_request(G, ws, request), ws

@@ -17,6 +17,10 @@ from spatialgan.imageutils import from_uint8, save_grid
 from spatialgan.models.registry import get_model
 from spatialgan.training.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
 from spatialgan.training.config import TrainConfig
+from spatialgan.training.distributed import (SINGLE, DistributedContext, ShardedSampler, all_reduce_gradients,
+                                            average_running_buffers,
+                                            any_rank, barrier, local_batch, mean_over_ranks, parameters_in_sync,
+                                            reduce_stats)
 from spatialgan.training.ema import ema_beta, update_ema
 from spatialgan.training.losses import (discriminator_loss, generator_loss, lazy_adam_hyperparameters,
                                         path_length_penalty, r1_penalty)
@@ -34,8 +38,11 @@ def resolve_device(name: str) -> torch.device:
 class Trainer:
     """Owns the networks, optimizers and progress of one run; `train_step` is one iteration of all phases."""
 
-    def __init__(self, config: TrainConfig, device: torch.device | None = None, initialize: bool = True):
+    def __init__(self, config: TrainConfig, device: torch.device | None = None, initialize: bool = True,
+                 dist: DistributedContext = SINGLE):
         self.cfg = config
+        self.dist = dist
+        self.local_batch = local_batch(config.batch, dist)
         self.device = device or resolve_device(config.device)
         spec = get_model(config.model)
         torch.manual_seed(config.seed)
@@ -84,7 +91,7 @@ class Trainer:
     def train_step(self, reals: torch.Tensor) -> None:
         """One iteration on a batch of real images in [-1, 1]: G, lazy PL, D, lazy R1, EMA."""
         cfg, hooks, G, D = self.cfg, self.hooks, self.G, self.D
-        batch = reals.shape[0]
+        batch = reals.shape[0]                     # this rank's share of the global batch
         reals = reals.contiguous(memory_format=self.memory_format)
 
         # Generator: non-saturating loss plus the model's own regularizers.
@@ -101,12 +108,14 @@ class Trainer:
         self.opt_G.zero_grad(set_to_none=True)
         loss.backward()
         self._step_optimizer(self.opt_G, G)
+        average_running_buffers(G, self.dist)
 
         # Lazy path-length regularization on a smaller batch.
         if cfg.pl_weight > 0 and self.step % cfg.pl_interval == 0:
             request = hooks.sample_request(max(1, batch // cfg.pl_batch_shrink), self.device)
             fakes, ws = hooks.generate(G, request)
-            penalty, lengths, self.pl_mean = path_length_penalty(fakes, ws, self.pl_mean, cfg.pl_decay)
+            penalty, lengths, self.pl_mean = path_length_penalty(fakes, ws, self.pl_mean, cfg.pl_decay,
+                                                                 lambda t: mean_over_ranks(t, self.dist))
             self.stats.add("Loss/pl_penalty", penalty.mean())
             self.stats.add("Loss/pl_length", lengths.mean())
             self.opt_G.zero_grad(set_to_none=True)
@@ -140,11 +149,12 @@ class Trainer:
             (penalty.mean() * (cfg.gamma / 2) * cfg.r1_interval).backward()
             self._step_optimizer(self.opt_D, D)
 
-        self.cur_nimg += batch
+        self.cur_nimg += batch * self.dist.world
         self.step += 1
         update_ema(self.G_ema, G, ema_beta(batch, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
 
     def _step_optimizer(self, opt: torch.optim.Optimizer, module: torch.nn.Module) -> None:
+        all_reduce_gradients(module.parameters(), self.dist)
         # Non-finite gradient guard (StyleGAN2-ADA): replace NaN/Inf so one bad batch cannot poison Adam.
         for p in module.parameters():
             if p.grad is not None:
@@ -183,11 +193,12 @@ class Trainer:
             torch.cuda.set_rng_state_all(state["rng"]["torch_cuda"])
 
     @classmethod
-    def from_checkpoint(cls, path, overrides: dict | None = None) -> "Trainer":
+    def from_checkpoint(cls, path, overrides: dict | None = None, dist: DistributedContext = SINGLE,
+                        device: torch.device | None = None) -> "Trainer":
         state = load_checkpoint(path)
         values = dict(state["config"])
         values.update(overrides or {})
-        trainer = cls(TrainConfig.from_dict(values), initialize=False)   # the checkpoint has every weight
+        trainer = cls(TrainConfig.from_dict(values), device, initialize=False, dist=dist)  # the checkpoint has all weights
         trainer.load_state_dict(state)
         return trainer
 
@@ -213,27 +224,30 @@ class Trainer:
     def make_loader(self, dataset: ImageDataset):
         workers = self.cfg.workers if self.cfg.workers is not None else (3 if self.device.type == "cuda" else 0)
         sampler = InfiniteSampler(len(dataset), seed=self.cfg.seed, start=self.cur_nimg)
+        if self.dist.enabled:
+            sampler = ShardedSampler(sampler, self.cfg.batch, self.dist)
         return torch.utils.data.DataLoader(
-            dataset, batch_size=self.cfg.batch, sampler=sampler, num_workers=workers, drop_last=True,
+            dataset, batch_size=self.local_batch, sampler=sampler, num_workers=workers, drop_last=True,
             pin_memory=self.device.type == "cuda", generator=torch.Generator().manual_seed(self.cfg.seed),
             persistent_workers=False)
 
     def run(self, dataset: ImageDataset | None = None, progress: bool = True) -> dict:
         """Trains until cfg.kimg; SIGINT/SIGTERM save a snapshot before exiting. Returns the last tick's stats."""
-        cfg = self.cfg
+        cfg, main = self.cfg, self.dist.is_main
         outdir = Path(cfg.outdir)
         outdir.mkdir(parents=True, exist_ok=True)
         dataset = dataset or ImageDataset(cfg.data, cfg.resolution, crop=cfg.crop, xflip=cfg.xflip)
         batches = iter(self.make_loader(dataset))
-        self.feature_extractor()
-        if self.cur_nimg == 0:
+        if main:
+            self.feature_extractor()
+        if self.cur_nimg == 0 and main:
             first = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
             save_grid(from_uint8(first), outdir / "reals.png")
-        logger = StatsLogger(outdir, resume_nimg=self.cur_nimg)
+        logger = StatsLogger(outdir, resume_nimg=self.cur_nimg) if main else None
         total_nimg = int(cfg.kimg * 1000)
         stop = {"signal": None}
         old_handlers = _install_stop_handlers(stop)
-        bar = tqdm(total=total_nimg, initial=min(self.cur_nimg, total_nimg), unit="img", disable=not progress,
+        bar = tqdm(total=total_nimg, initial=min(self.cur_nimg, total_nimg), unit="img", disable=not (progress and main),
                    dynamic_ncols=True, file=sys.stderr)
         tick_start_time, record = time.time(), {}
         try:
@@ -241,6 +255,8 @@ class Trainer:
                 reals = from_uint8(next(batches).to(self.device, non_blocking=True))
                 self.train_step(reals)
                 bar.update(cfg.batch)
+                if any_rank(stop["signal"] is not None, self.dist, self.device) and stop["signal"] is None:
+                    stop["signal"] = "on another rank"
                 done = self.cur_nimg >= total_nimg or stop["signal"] is not None
                 if done or self.cur_nimg >= self.tick_start_nimg + cfg.tick_kimg * 1000:
                     record = self._end_tick(logger, tick_start_time)
@@ -249,17 +265,29 @@ class Trainer:
                                      "D": f"{record.get('Loss/D/loss', float('nan')):.3f}"})
                     if done or self.cur_nimg >= self.last_snap_nimg + cfg.snap_kimg * 1000:
                         self.last_snap_nimg = self.cur_nimg
-                        self.save_snapshot()
-                        if cfg.metrics:
-                            logger.log(self.evaluate_metrics(dataset))
+                        self._snapshot_and_evaluate(logger, dataset)
                     tick_start_time = time.time()
         finally:
             bar.close()
-            logger.close()
+            if logger is not None:
+                logger.close()
             _restore_handlers(old_handlers)
         if stop["signal"] is not None:
             print(f"stopped by signal {stop['signal']}; snapshot saved at {self.cur_nimg} images", file=sys.stderr)
         return record
+
+    def _snapshot_and_evaluate(self, logger, dataset) -> None:
+        """Rank 0 writes the snapshot and evaluates; the others wait. Checks first that every rank holds the
+        same weights (a replica that drifted would otherwise be saved silently)."""
+        if not parameters_in_sync(self.G, self.dist) or not parameters_in_sync(self.D, self.dist):
+            raise SpatialGANError("distributed replicas hold different weights; refusing to save this snapshot")
+        if self.dist.is_main:
+            rng = torch.get_rng_state()       # rank-0-only work must not move rank 0's RNG away from the others'
+            self.save_snapshot()
+            if self.cfg.metrics:
+                logger.log(self.evaluate_metrics(dataset))
+            torch.set_rng_state(rng)
+        barrier(self.dist)
 
     def feature_extractor(self):
         """Built once, and already at start-up, so that a missing weights file fails before training."""
@@ -288,13 +316,14 @@ class Trainer:
     def _end_tick(self, logger: StatsLogger, tick_start_time: float) -> dict:
         elapsed = max(time.time() - tick_start_time, 1e-9)
         record = {"tick": self.tick, "nimg": self.cur_nimg, "kimg": self.cur_nimg / 1000}
-        record.update(self.stats.means())
+        record.update(reduce_stats(self.stats.means(), self.dist))
         record["pl_mean"] = float(self.pl_mean)
         record["timing/sec_per_tick"] = elapsed
         record["timing/img_per_sec"] = (self.cur_nimg - self.tick_start_nimg) / elapsed
         if self.device.type == "cuda":
             record["resources/peak_gpu_mem_gb"] = torch.cuda.max_memory_allocated(self.device) / 2 ** 30
-        logger.log(record)
+        if logger is not None:
+            logger.log(record)
         self.tick += 1
         self.tick_start_nimg = self.cur_nimg
         return record

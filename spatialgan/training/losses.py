@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 import torch
+
+from spatialgan import batchrng
 import torch.nn.functional as F
 
 
@@ -24,19 +26,23 @@ def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor) -> torch.Te
     return grad.square().sum(dim=[1, 2, 3])
 
 
-def path_length_penalty(images: torch.Tensor, ws: torch.Tensor, pl_mean: torch.Tensor, decay: float = 0.01
-                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def path_length_penalty(images: torch.Tensor, ws: torch.Tensor, pl_mean: torch.Tensor, decay: float = 0.01,
+                        reduce_mean=None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """StyleGAN2's path-length regularizer.
 
     With y ~ N(0, I) / sqrt(H W), the per-sample length is ||J_w^T y|| = sqrt(mean over layers of
     sum over features of (d(sum g(w) * y)/dw)^2); the penalty is (length - a)^2 with a the running mean.
-    Returns (per-sample penalty, lengths, updated running mean); `pl_mean` is not modified.
+    Returns (per-sample penalty, lengths, updated running mean); `pl_mean` is not modified. `reduce_mean` turns
+    this process's batch mean into the global one (distributed training).
     """
     h, w = images.shape[-2:]
-    noise = torch.randn_like(images) / math.sqrt(h * w)
+    noise = batchrng.randn(*images.shape, device=images.device, dtype=images.dtype) / math.sqrt(h * w)
     (grad,) = torch.autograd.grad((images * noise).sum(), ws, create_graph=True)
     lengths = grad.square().sum(dim=-1).flatten(1).mean(dim=1).sqrt()
-    new_mean = pl_mean.lerp(lengths.detach().mean().to(pl_mean.dtype), decay)
+    batch_mean = lengths.detach().mean()
+    if reduce_mean is not None:
+        batch_mean = reduce_mean(batch_mean)
+    new_mean = pl_mean.lerp(batch_mean.to(pl_mean.dtype), decay)
     return (lengths - new_mean).square(), lengths, new_mean
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from spatialgan import SpatialGANError
+from spatialgan import SpatialGANError, batchrng
 from spatialgan.coords import region_grid
 from spatialgan.training.hooks import TrainingHooks
 
@@ -19,15 +19,15 @@ def resize(images: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
-def cutmix(images: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+def cutmix(images: torch.Tensor, other: torch.Tensor, uniforms: torch.Tensor | None = None) -> torch.Tensor:
     """Each image with a random box (side sqrt(1 - lambda) of the image, lambda ~ U(0, 1), as in CutMix) taken
-    from `other`."""
+    from `other`. `uniforms` (B, 3) in [0, 1): lambda and the box's place (drawn here when not given)."""
     b, _, h, w = images.shape
-    keep = torch.rand(b, device=images.device)
-    cut_h = (h * torch.sqrt(1 - keep)).long().clamp(min=1)
-    cut_w = (w * torch.sqrt(1 - keep)).long().clamp(min=1)
-    top = (torch.rand(b, device=images.device) * (h - cut_h + 1)).long()
-    left = (torch.rand(b, device=images.device) * (w - cut_w + 1)).long()
+    u = torch.rand(b, 3, device=images.device) if uniforms is None else uniforms.to(images.device)
+    cut_h = (h * torch.sqrt(1 - u[:, 0])).long().clamp(min=1)
+    cut_w = (w * torch.sqrt(1 - u[:, 0])).long().clamp(min=1)
+    top = (u[:, 1] * (h - cut_h + 1)).long()
+    left = (u[:, 2] * (w - cut_w + 1)).long()
     rows = torch.arange(h, device=images.device)[None, :, None]
     cols = torch.arange(w, device=images.device)[None, None, :]
     box = ((rows >= top[:, None, None]) & (rows < (top + cut_h)[:, None, None]) &
@@ -35,11 +35,13 @@ def cutmix(images: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
     return torch.where(box[:, None], other, images)
 
 
-def channelmix(images: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
-    """Each image with a random non-empty, proper subset of its channels taken from `other`."""
+def channelmix(images: torch.Tensor, other: torch.Tensor, uniforms: torch.Tensor | None = None) -> torch.Tensor:
+    """Each image with a random non-empty, proper subset of its channels taken from `other`. `uniforms` (B,) in
+    [0, 1) picks the subset (drawn here when not given)."""
     b, c = images.shape[:2]
     subsets = torch.tensor([[(k >> i) & 1 for i in range(c)] for k in range(1, 2 ** c - 1)], device=images.device)
-    chosen = subsets[torch.randint(len(subsets), (b,), device=images.device)].bool()
+    u = torch.rand(b, device=images.device) if uniforms is None else uniforms.to(images.device)
+    chosen = subsets[(u * len(subsets)).long().clamp(max=len(subsets) - 1)].bool()
     return torch.where(chosen[:, :, None, None], other, images)
 
 
@@ -69,15 +71,18 @@ class ScalePartyHooks(TrainingHooks):
     # ------------------------------------------------------------------------------------------ requests
     def sample_request(self, batch_size, device):
         request = super().sample_request(batch_size, device)
-        request["noise_seed"] = torch.randint(0, 2 ** 31, (batch_size,), device=device)
+        request["noise_seed"] = batchrng.randint(2 ** 31, batch_size, device=device)
         cfg = self.config
         if not cfg.multiscale:
             return request
         size = self.small if float(torch.rand(())) < 0.5 else self.large
         frac = cfg.scale_min + (cfg.scale_max - cfg.scale_min) * float(torch.rand(()))
-        request.update(size=size, frac=frac, centers=(torch.rand(batch_size, 2) * 2 - 1) * (1 - frac))
+        request.update(size=size, frac=frac, centers=(batchrng.rand(batch_size, 2) * 2 - 1) * (1 - frac))
         if cfg.interscale != "none" and cfg.interscale_prob > 0:
-            request["pair_index"] = torch.nonzero(torch.rand(batch_size) < cfg.interscale_prob)[:, 0].to(device)
+            # Per sample: the pairing coin, CutMix or ChannelMix, lambda and the box's place, the channel subset.
+            coins = batchrng.rand(batch_size, 6)
+            request["pair_index"] = torch.nonzero(coins[:, 0] < cfg.interscale_prob)[:, 0].to(device)
+            request["mix_uniforms"] = coins[:, 1:]
             request["partner_size"] = self.large if size == self.small else self.small
         return request
 
@@ -124,8 +129,9 @@ class ScalePartyHooks(TrainingHooks):
             return images
         index = request["pair_index"]
         main, other = images[index], resize(partner, images.shape[-1])
-        use_cut = torch.rand(len(index), device=images.device)[:, None, None, None] < 0.5
-        mixed = torch.where(use_cut, cutmix(main, other), channelmix(main, other))
+        u = request["mix_uniforms"][index.cpu()].to(images.device)
+        use_cut = (u[:, 0] < 0.5)[:, None, None, None]
+        mixed = torch.where(use_cut, cutmix(main, other, u[:, 1:4]), channelmix(main, other, u[:, 4]))
         images = images.clone()
         images[index] = mixed
         return images

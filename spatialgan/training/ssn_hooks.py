@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from spatialgan import batchrng
 from spatialgan.render.blocks import outside_block_distortion, replace_one_block_each
 from spatialgan.training.hooks import TrainingHooks
 
@@ -35,11 +36,11 @@ class SSNHooks(TrainingHooks):
     def distortion_penalty(self, G, z: torch.Tensor) -> torch.Tensor:
         rows, cols = self.grid()
         n = z.shape[0]
-        block_rows = torch.randint(0, rows, (n,), device=z.device)
-        block_cols = torch.randint(0, cols, (n,), device=z.device)
+        block_rows = batchrng.randint(rows, n, device=z.device)
+        block_cols = batchrng.randint(cols, n, device=z.device)
         # The mapping runs per block, so z~'s w is z's w with one block re-mapped: map only the fresh blocks.
         w = G.map(z)
-        fresh = torch.randn(n, z.shape[1], 1, 1, device=z.device, dtype=z.dtype)
+        fresh = batchrng.randn(n, z.shape[1], 1, 1, device=z.device, dtype=z.dtype)
         w_fresh = G.map(fresh).permute(0, 3, 1, 2).expand(-1, -1, rows, cols)        # (n, w_dim, rows, cols)
         w_tilde = replace_one_block_each(w.permute(0, 3, 1, 2), block_rows, block_cols, w_fresh).permute(0, 2, 3, 1)
         both = G.synthesize(torch.cat([w, w_tilde]), noise_mode="const")
