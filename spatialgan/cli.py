@@ -36,6 +36,8 @@ TRAIN_FLAGS = {
     "interscale": (str, "ScaleParty: inter-scale augmentation: mix (CutMix+ChannelMix), l1 or none"),
     "interscale_prob": (float, "ScaleParty: probability of rendering a sample at both sizes (default 0.2)"),
     "lambda_interscale": (float, "ScaleParty: weight of the L1 consistency when --interscale l1"),
+    "fp16_res": (int, "float16 in the N highest-resolution blocks of G and D, activations clamped to +-256 "
+                      "(StyleGAN2-ADA uses 4; for CUDA, also runs on CPU)"),
     "init_from": (str, "start from a trained StyleGAN2: our checkpoint or a rosinality .pt (SSN transfer)"),
     "metrics": (str, "metrics at each snapshot, e.g. swd,fid (see `evaluate`)"),
     "metrics_num": (int, "generated samples per evaluation (default 2000)"),
@@ -52,6 +54,8 @@ def _add_train(sub):
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=typ, default=None, help=text)
     p.add_argument("--xflip", action="store_true", default=None, help="random horizontal flips of reals")
     p.add_argument("--amp", action="store_true", default=None, help="bf16 mixed precision (CUDA only)")
+    p.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the networks for the main G and D phases (regularizers stay eager)")
     p.add_argument("--no-coord-embedding", dest="coord_embedding", action="store_false", default=None,
                    help="CIPS-NE: Fourier features only, no learned coordinate embedding")
     p.add_argument("--no-multiscale", dest="multiscale", action="store_false", default=None,
@@ -69,7 +73,7 @@ def cmd_train(args) -> int:
     from spatialgan.training.distributed import init_from_environment, shutdown
     from spatialgan.training.loop import Trainer
 
-    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp", "coord_embedding", "multiscale"]
+    given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp", "compile", "coord_embedding", "multiscale"]
              if getattr(args, k) is not None}
     if args.latent_grid:
         try:

@@ -10,6 +10,7 @@ from torch import nn
 
 from spatialgan.layers.equalized import EqualizedConv2d, EqualizedLinear
 from spatialgan.layers.resampling import Downsample2d
+from spatialgan.layers.precision import clamp_fp16, fp16_region
 from spatialgan.models.stylegan2 import channels_at, check_resolution
 
 
@@ -22,11 +23,14 @@ class DiscriminatorBlock(nn.Module):
         self.down = Downsample2d(downsample)
         self.conv1 = EqualizedConv2d(in_channels, out_channels, 3, activation="lrelu")
         self.skip = EqualizedConv2d(in_channels, out_channels, 1, bias=False)
+        self.use_fp16 = False                     # set by the trainer (--fp16-res): float16 on CUDA, clamped
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        skip = self.skip(self.down(x))
-        x = self.conv1(self.down(self.conv0(x)))
-        return (x + skip) * (1.0 / math.sqrt(2.0))
+        with fp16_region(self.use_fp16, x):
+            skip = self.skip(self.down(x))
+            x = clamp_fp16(self.conv1(self.down(clamp_fp16(self.conv0(x)))))
+            out = (x + skip) * (1.0 / math.sqrt(2.0))
+        return out.float() if self.use_fp16 else out
 
 
 def minibatch_stddev(x: torch.Tensor, group_size: int = 4, num_channels: int = 1) -> torch.Tensor:

@@ -7,6 +7,7 @@ import math
 import torch
 from torch import nn
 
+from spatialgan.layers.precision import clamp_fp16, fp16_region
 from spatialgan.layers.modulated import StyledConv, ToRGB
 from spatialgan.layers.resampling import Upsample2d
 from spatialgan.models.mapping import MappingNetwork
@@ -41,16 +42,18 @@ class SynthesisBlock(nn.Module):
         self.torgb = ToRGB(out_channels, w_dim, img_channels, fused=fused)
         self.rgb_up = None if self.is_first else Upsample2d(upsample)
         self.num_ws = 2 if self.is_first else 3  # conv1 + torgb (+ conv0)
+        self.use_fp16 = False                     # set by the trainer (--fp16-res): float16 on CUDA, clamped
 
     def forward(self, x, rgb, ws: torch.Tensor, noise_mode: str = "random"):
-        i = 0
-        if self.is_first:
-            x = self.const[None].expand(ws.shape[0], -1, -1, -1).to(ws.dtype)
-        else:
-            x = self.conv0(x, ws[:, 0], noise_mode)
-            i = 1
-        x = self.conv1(x, ws[:, i], noise_mode)
-        y = self.torgb(x, ws[:, i + 1])
+        with fp16_region(self.use_fp16, ws):
+            i = 0
+            if self.is_first:
+                x = self.const[None].expand(ws.shape[0], -1, -1, -1).to(ws.dtype)
+            else:
+                x = self.conv0(x, ws[:, 0], noise_mode)
+                i = 1
+            x = clamp_fp16(self.conv1(x, ws[:, i], noise_mode))
+            y = self.torgb(x, ws[:, i + 1]).float()
         rgb = y if rgb is None else self.rgb_up(rgb) + y
         return x, rgb
 

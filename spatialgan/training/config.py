@@ -61,6 +61,8 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = False
+    fp16_res: int = 0                # float16 in the N highest-resolution blocks of G and D, clamped (ADA: 4)
+    compile: bool = False            # torch.compile G's map/synthesis and D for the main G and D phases
     channels_last: bool | None = None  # None: NHWC on CPU (~12% faster there), NCHW on CUDA (faster there, measured)
     tick_kimg: float = 1.0
     snap_kimg: float = 10.0
@@ -83,6 +85,9 @@ class TrainConfig:
 
             self.channels_last = not (self.device.startswith("cuda") or
                                       (self.device == "auto" and torch.cuda.is_available()))
+        if self.amp and self.fp16_res:
+            raise SpatialGANError("choose bf16 autocast (--amp) or float16 high-resolution blocks (--fp16-res), "
+                                  "not both")
         if self.gamma is None:
             self.gamma = 0.0002 * self.resolution ** 2 / self.batch
         if self.ema_kimg is None:

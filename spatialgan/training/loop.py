@@ -14,6 +14,7 @@ from tqdm import tqdm
 from spatialgan import SpatialGANError, __version__
 from spatialgan.data.dataset import ImageDataset, InfiniteSampler
 from spatialgan.imageutils import from_uint8, save_grid
+from spatialgan.layers.precision import set_fp16_resolutions
 from spatialgan.models.registry import get_model
 from spatialgan.training.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
 from spatialgan.training.config import TrainConfig
@@ -35,6 +36,20 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class CompiledGenerator:
+    """A generator whose map and synthesis run through torch.compile; every other attribute is the module's own,
+    so hooks use it like the generator. Used where no double backward is needed (the main G and D phases)."""
+
+    def __init__(self, G: torch.nn.Module):
+        self._module = G
+        for name in ("map", "synthesis", "synthesize"):
+            if hasattr(G, name):
+                setattr(self, name, torch.compile(getattr(G, name)))
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
 class Trainer:
     """Owns the networks, optimizers and progress of one run; `train_step` is one iteration of all phases."""
 
@@ -51,6 +66,8 @@ class Trainer:
         self.D = spec.build_discriminator(config).to(self.device, memory_format=self.memory_format).train()
         if config.init_from and initialize:
             self._initialize_from(config.init_from)
+        if config.fp16_res:
+            set_fp16_resolutions(self.G, self.D, config.fp16_res)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         if config.init_from and initialize:
             self.G_ema.load_state_dict(self._init_state["G_ema"], strict=False)
@@ -69,6 +86,11 @@ class Trainer:
         self.last_snap_nimg = 0
         self.stats = StatCollector()
         self.amp = bool(config.amp and self.device.type == "cuda")
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True      # fixed shapes per phase: let cuDNN pick its fastest kernels
+        # torch.compile cannot differentiate twice, so R1 and path length use the eager modules (same weights).
+        self.G_fast = CompiledGenerator(self.G) if config.compile else self.G
+        self.D_fast = torch.compile(self.D) if config.compile else self.D
         self._extractor = None
 
     def _initialize_from(self, path) -> None:
@@ -98,8 +120,8 @@ class Trainer:
         D.requires_grad_(False)
         request = hooks.sample_request(batch, self.device)
         with self._autocast():
-            fakes, ws = hooks.generate(G, request, update_w_avg=True)
-            fake_logits = D(hooks.discriminator_input(fakes, request))
+            fakes, ws = hooks.generate(self.G_fast, request, update_w_avg=True)
+            fake_logits = self.D_fast(hooks.discriminator_input(fakes, request))
         loss = generator_loss(fake_logits.float())
         self.stats.add("Loss/G/loss", loss)
         for name, value in hooks.generator_regularizers(self, request, fakes, ws, self.step).items():
@@ -127,11 +149,11 @@ class Trainer:
         request = hooks.sample_request(batch, self.device)
         reals = hooks.prepare_reals(reals, request)
         with torch.no_grad(), self._autocast():
-            fakes, _ = hooks.generate(G, request, update_w_avg=False)
+            fakes, _ = hooks.generate(self.G_fast, request, update_w_avg=False)
             fakes = hooks.discriminator_input(fakes, request)
         with self._autocast():
-            fake_logits = D(fakes)
-            real_logits = D(reals)
+            fake_logits = self.D_fast(fakes)
+            real_logits = self.D_fast(reals)
         loss = discriminator_loss(real_logits.float(), fake_logits.float())
         self.stats.add("Loss/D/loss", loss)
         self.stats.add("Loss/scores/fake", fake_logits)
@@ -151,7 +173,7 @@ class Trainer:
 
         self.cur_nimg += batch * self.dist.world
         self.step += 1
-        update_ema(self.G_ema, G, ema_beta(batch, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
+        update_ema(self.G_ema, G, ema_beta(batch * self.dist.world, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
 
     def _step_optimizer(self, opt: torch.optim.Optimizer, module: torch.nn.Module) -> None:
         all_reduce_gradients(module.parameters(), self.dist)

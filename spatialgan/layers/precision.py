@@ -1,0 +1,38 @@
+"""Float16 in the highest-resolution blocks, with StyleGAN2-ADA's safeguards: only the top resolutions of G and D
+run in float16 (where the memory traffic is), their activations are clamped to +-256 so that they cannot overflow,
+the RGB skip and everything at low resolution stay float32, and the trainer replaces non-finite gradients."""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+FP16_CLAMP = 256.0
+
+
+def fp16_region(enabled: bool, like: torch.Tensor):
+    """Autocast to float16 on `like`'s device when enabled (a no-op context otherwise)."""
+    if not enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(like.device.type, dtype=torch.float16)
+
+
+def clamp_fp16(x: torch.Tensor) -> torch.Tensor:
+    return x.clamp(-FP16_CLAMP, FP16_CLAMP) if x.dtype == torch.float16 else x
+
+
+def set_fp16_resolutions(G: torch.nn.Module, D: torch.nn.Module, count: int) -> list[str]:
+    """Marks the `count` highest-resolution synthesis blocks of G (StyleGAN2, SSN) and blocks of D to run in float16.
+    Returns what was marked, for the log."""
+    marked = []
+    blocks = getattr(getattr(G, "synthesis", None), "blocks", None)
+    if count > 0 and blocks is not None:
+        for block in list(blocks)[-count:]:
+            block.use_fp16 = True
+            marked.append(f"G block {len(marked)}")
+    d_blocks = list(getattr(D, "blocks", []))
+    for block in d_blocks[:count]:
+        block.use_fp16 = True
+        marked.append("D block")
+    return marked
