@@ -27,7 +27,8 @@ def train(nproc: int, *args: str) -> subprocess.CompletedProcess:
 
 def losses(run_dir) -> list[dict]:
     rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if k.startswith("Loss/") or k in ("nimg", "pl_mean")} for r in rows]
+    return [{k: v for k, v in r.items() if k.startswith("Loss/") or k in ("nimg", "pl_mean")} for r in rows
+            if "tick" in r]
 
 
 def assert_same_losses(a: list[dict], b: list[dict], rel: float = 1e-4) -> None:
@@ -70,12 +71,16 @@ def test_sharded_sampler_splits_each_global_batch_by_stride():
 def test_two_processes_match_one_process_and_resume(tmp_path):
     data = write_image_folder(tmp_path / "data", count=32, size=10)
     common = ["--data", str(data), *TINY]
-    two = train(2, "--outdir", str(tmp_path / "two"), "--kimg", "0.064", "--snap-kimg", "0.032", *common)
+    metrics = ["--metrics", "swd", "--metrics-num", "40"]       # generated on both ranks, gathered on rank 0
+    two = train(2, "--outdir", str(tmp_path / "two"), "--kimg", "0.064", "--snap-kimg", "0.032", *metrics, *common)
     # Each snapshot first checks that both ranks hold bitwise the same weights, or the run fails.
     assert two.returncode == 0, two.stderr
     assert "done: 64 images on 2 processes" in two.stdout
-    one = train(1, "--outdir", str(tmp_path / "one"), "--kimg", "0.064", "--snap-kimg", "0.032", *common)
+    one = train(1, "--outdir", str(tmp_path / "one"), "--kimg", "0.064", "--snap-kimg", "0.032", *metrics, *common)
     assert one.returncode == 0, one.stderr
+    rows = [json.loads(line) for line in (tmp_path / "two" / "stats.jsonl").read_text().splitlines()]
+    swd = [r["Metrics/swd"] for r in rows if "Metrics/swd" in r]
+    assert len(swd) == 2 and all(v > 0 for v in swd)
     # Same global batch and seed: the same losses, up to the order of floating-point sums.
     assert_same_losses(losses(tmp_path / "two"), losses(tmp_path / "one"))
 

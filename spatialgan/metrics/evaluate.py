@@ -90,13 +90,29 @@ def _record(metric, value, protocol, options, num, **extra) -> dict:
 
 
 @torch.no_grad()
+def _gather_lists(local: list, dist) -> list:
+    """Every rank's list items, rank by rank (distributed evaluation); the list itself in one process."""
+    if dist is None or not dist.enabled:
+        return local
+    import torch.distributed as tdist
+
+    gathered: list = [None] * dist.world
+    tdist.all_gather_object(gathered, [t.cpu() if isinstance(t, torch.Tensor) else t for t in local])
+    return [item for part in gathered for item in part]
+
+
 def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOptions | None = None,
-             device=None, extractor=None) -> list[dict]:
+             device=None, extractor=None, dist=None) -> list[dict]:
     """Metric records (metric, value, protocol, num_samples, seed, feature_extractor...) in the order asked.
-    `extractor` reuses an already built feature extractor (training builds it once)."""
+    `extractor` reuses an already built feature extractor (training builds it once).
+
+    With `dist` (a DistributedContext of several ranks, all calling this), the generated images for the feature
+    metrics and SWD are split across ranks (batch k on rank k mod world) and their features and SWD patches
+    gathered; real images, PPL, SelfSSIM and distortion run on rank 0, which alone returns the records."""
     from spatialgan.imageutils import to_uint8
 
     options = options or EvalOptions()
+    main = dist is None or dist.is_main
     names = parse_metrics(",".join(names))
     if options.num < 2:
         raise SpatialGANError("metrics need at least 2 samples (--num)")
@@ -119,7 +135,7 @@ def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOpt
     if not any(n in FEATURE_METRICS for n in names):
         extractor = None
     real = cache_path = None
-    if extractor is not None:
+    if extractor is not None and main:
         cache_path = feature_cache_path(dataset, num_real, extractor, options.cache_dir)
         real = load_cached_features(cache_path)
     if "swd" in names:
@@ -127,7 +143,7 @@ def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOpt
 
         collector_real = PatchCollector(cfg.resolution, options.seed)
         collector_fake = PatchCollector(cfg.resolution, options.seed + 1)
-    if collector_real is not None or (extractor is not None and real is None):
+    if main and (collector_real is not None or (extractor is not None and real is None)):
         # One pass over the real images feeds both the SWD patches and (on a cache miss) the features.
         real_feats = []
         for images in real_images(dataset, num_real, options.batch):
@@ -144,19 +160,27 @@ def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOpt
         # The layers' random noise uses the global RNG: seed it for reproducibility, and restore it afterwards so
         # that evaluating during training does not change the training run.
         with torch.random.fork_rng(devices=[device_g] if device_g.type == "cuda" else []):
-            torch.manual_seed(options.seed)
+            rank, world = (dist.rank, dist.world) if dist is not None else (0, 1)
+            torch.manual_seed(options.seed + rank)
             gen = torch.Generator().manual_seed(options.seed)
-            done = 0
+            done, k = 0, -1
             while done < options.num:
                 n = min(options.batch, options.num - done)
-                z = torch.randn(n, *hooks.latent_shape(), generator=gen).to(device_g)
+                z = torch.randn(n, *hooks.latent_shape(), generator=gen).to(device_g)    # every rank draws every z
+                done, k = done + n, k + 1
+                if k % world != rank:
+                    continue
                 images = hooks.sample_images(G, z, options.truncation_psi, "random")
                 uint8 = torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2).contiguous()
                 if extractor is not None:
                     fake_feats.append(extractor(uint8))
                 if collector_fake is not None:
                     collector_fake.add(uint8)
-                done += n
+        fake_feats = _gather_lists(fake_feats, dist)
+        if collector_fake is not None:
+            collector_fake.patches = [_gather_lists(level, dist) for level in collector_fake.patches]
+    if not main:
+        return []
 
     results = []
     if extractor is not None:

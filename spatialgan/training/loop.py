@@ -260,8 +260,7 @@ class Trainer:
         outdir.mkdir(parents=True, exist_ok=True)
         dataset = dataset or ImageDataset(cfg.data, cfg.resolution, crop=cfg.crop, xflip=cfg.xflip)
         batches = iter(self.make_loader(dataset))
-        if main:
-            self.feature_extractor()
+        self.feature_extractor()
         if self.cur_nimg == 0 and main:
             first = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
             save_grid(from_uint8(first), outdir / "reals.png")
@@ -303,12 +302,14 @@ class Trainer:
         same weights (a replica that drifted would otherwise be saved silently)."""
         if not parameters_in_sync(self.G, self.dist) or not parameters_in_sync(self.D, self.dist):
             raise SpatialGANError("distributed replicas hold different weights; refusing to save this snapshot")
+        rng = torch.get_rng_state()     # rank-0-only work must not move rank 0's RNG away from the others'
         if self.dist.is_main:
-            rng = torch.get_rng_state()       # rank-0-only work must not move rank 0's RNG away from the others'
             self.save_snapshot()
-            if self.cfg.metrics:
-                logger.log(self.evaluate_metrics(dataset))
-            torch.set_rng_state(rng)
+        if self.cfg.metrics:            # every rank generates its share of the samples
+            record = self.evaluate_metrics(dataset)
+            if self.dist.is_main:
+                logger.log(record)
+        torch.set_rng_state(rng)
         barrier(self.dist)
 
     def feature_extractor(self):
@@ -329,7 +330,7 @@ class Trainer:
                               feature_weights=cfg.metrics_weights)
         start = time.time()
         results = evaluate(self.G_ema, self.hooks, cfg, cfg.metrics.split(","), dataset.path, options, self.device,
-                           self.feature_extractor())
+                           self.feature_extractor(), dist=self.dist)
         record = {"nimg": self.cur_nimg, "kimg": self.cur_nimg / 1000}
         record.update({f"Metrics/{r['metric']}": r["value"] for r in results})
         record["timing/metrics_sec"] = time.time() - start
