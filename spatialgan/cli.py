@@ -1,4 +1,4 @@
-"""The `spatialgan` command line: train, generate, resample, evaluate, render, project, convert, dataset, demo."""
+"""The `spatialgan` command line: train, generate, serve, resample, evaluate, render, project, convert, dataset, demo."""
 
 from __future__ import annotations
 
@@ -111,8 +111,11 @@ def cmd_train(args) -> int:
 def _add_generate(sub):
     p = sub.add_parser("generate", help="generate images from a checkpoint",
                        description="Write one PNG per seed (seedNNNN.png) and, with --grid, a grid.png.")
-    p.add_argument("--ckpt", required=True, help="checkpoint file or run folder (newest snapshot)")
+    p.add_argument("--ckpt", default=None, help="checkpoint file or run folder (newest snapshot); default: the "
+                   "shipped demo SSN (or name a shipped model: ssn, cips, scaleparty)")
     p.add_argument("--seeds", default="0-7", help="e.g. 0-7 or 1,5,9-11")
+    p.add_argument("--latent", default=None, help="a latent file from the studio's 'download latent' instead of "
+                   "--seeds")
     p.add_argument("--outdir", required=True)
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none", "grid"],
@@ -127,12 +130,54 @@ def cmd_generate(args) -> int:
     from spatialgan.training.loop import resolve_device
 
     seeds = parse_seeds(args.seeds)
-    G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    G, cfg, hooks = load_generator(checkpoint_or_shipped(args.ckpt), resolve_device(args.device))
     if args.noise_mode == "grid" and cfg.model != "scaleparty":
         raise SpatialGANError(f"--noise-mode grid is scaleparty's; {cfg.model} takes const, random or none")
-    images = generate_images(G, hooks, cfg, seeds, args.trunc, args.noise_mode)
+    if args.latent:
+        import torch
+
+        from spatialgan.generate import load_latent_file
+
+        z = load_latent_file(args.latent, hooks).to(next(G.parameters()).device)
+        with torch.no_grad():
+            images = hooks.sample_images(G, z, args.trunc, args.noise_mode)
+        seeds = list(range(len(images)))
+    else:
+        images = generate_images(G, hooks, cfg, seeds, args.trunc, args.noise_mode)
     written = write_outputs(images, seeds, args.outdir, args.grid)
     print(f"wrote {len(written)} file(s) to {args.outdir}")
+    return 0
+
+
+def checkpoint_or_shipped(ckpt: str | None) -> str:
+    """A checkpoint path as given, or a shipped demo model by name (none given: the shipped SSN)."""
+    from spatialgan.generate import SHIPPED_MODELS, shipped_models
+
+    if ckpt is None or (ckpt in SHIPPED_MODELS and not Path(ckpt).exists()):
+        return str(shipped_models()[SHIPPED_MODELS.index(ckpt or "ssn")])
+    return ckpt
+
+
+def _add_serve(sub):
+    p = sub.add_parser("serve", help="the studio: a local web app to resample blocks, zoom and scroll panoramas",
+                       description="Starts the studio on http://127.0.0.1:PORT/. With no --ckpt it serves the "
+                                   "shipped demo models (SSN, cylindrical CIPS, ScaleParty).")
+    p.add_argument("--ckpt", nargs="*", default=None, help="checkpoints or run folders (or shipped names)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--max-pixels", type=int, default=1 << 20, help="largest render in pixels (default 1048576)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args) -> int:
+    from spatialgan.generate import shipped_models
+    from spatialgan.serve.app import serve
+
+    paths = [checkpoint_or_shipped(c) for c in args.ckpt] if args.ckpt else [str(p) for p in shipped_models()]
+    if args.max_pixels < 1 or not 0 < args.port < 65536:
+        raise SpatialGANError("--max-pixels must be positive and --port within 1..65535")
+    serve(paths, args.host, args.port, args.device, args.max_pixels)
     return 0
 
 
@@ -443,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spatialgan", description="Position-aware GAN image synthesis.")
     parser.add_argument("--version", action="version", version=f"spatialgan {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in (_add_train, _add_generate, _add_resample, _add_evaluate, _add_render, _add_project, _add_convert, _add_dataset,
+    for add in (_add_train, _add_generate, _add_serve, _add_resample, _add_evaluate, _add_render, _add_project, _add_convert, _add_dataset,
                 _add_demo):
         add(sub)
     return parser

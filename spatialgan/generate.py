@@ -71,3 +71,45 @@ def write_outputs(images: torch.Tensor, seeds: list[int], outdir: str | Path, gr
         save_grid(images, outdir / "grid.png")
         written.append(outdir / "grid.png")
     return written
+
+
+def export_generator(src, dest) -> Path:
+    """A small inference-only checkpoint: G_ema and the config (no D, optimizer or G), which `load_generator`,
+    `generate`, `render` and `serve` read like any checkpoint."""
+    from spatialgan.training.checkpoint import save_checkpoint
+
+    state = load_checkpoint(resolve_checkpoint(src))
+    small = {"spatialgan_version": state.get("spatialgan_version", ""), "config": state["config"],
+             "progress": state.get("progress", {}), "G_ema": state["G_ema"]}
+    return save_checkpoint(dest, small)
+
+
+# Shipped demo models (trained by `spatialgan demo` on scikit-image's bundled CC0/public-domain photos and exported
+# with `export_generator`; see benchmarks/RESULTS.md for the commands and figures).
+SHIPPED_DIR = Path(__file__).parent / "assets" / "models"
+SHIPPED_MODELS = ("ssn", "cips", "scaleparty")
+
+
+def shipped_models() -> list[Path]:
+    paths = [SHIPPED_DIR / f"{name}.safetensors" for name in SHIPPED_MODELS]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise SpatialGANError(f"the shipped demo models are missing ({', '.join(missing)} in {SHIPPED_DIR}); pass "
+                              "--ckpt, or rebuild them with scripts/build_shipped_models.sh")
+    return paths
+
+
+def load_latent_file(path, hooks) -> torch.Tensor:
+    """The z saved by the studio's 'download latent' (a safetensors file with a 'z' tensor)."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        z = load_file(str(path))["z"]
+    except (FileNotFoundError, SafetensorError, KeyError, OSError) as exc:
+        raise SpatialGANError(f"{path} is not a latent file with a 'z' tensor: {exc}") from None
+    shape = tuple(hooks.latent_shape())
+    if tuple(z.shape[1:]) != shape or not torch.isfinite(z).all():
+        raise SpatialGANError(f"{path}: z of shape {tuple(z.shape)} does not fit this model (needs (N, "
+                              f"{', '.join(map(str, shape))}))")
+    return z

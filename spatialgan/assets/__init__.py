@@ -1,0 +1,1 @@
+"""Package data: the shipped demo models (spatialgan/assets/models/*.safetensors)."""

@@ -1,0 +1,182 @@
+// spatialgan studio page: keeps the latent history (undo/redo) and the view; the server is stateless.
+const $ = (id) => document.getElementById(id);
+const state = { models: {}, history: [], index: -1, selected: new Set(), view: { cx: 0, cy: 0, scale: 1 } };
+
+function current() { return state.history[state.index]; }
+function model() { return state.models[$("model").value]; }
+function truncation() { return parseFloat($("truncation").value); }
+function showError(text) { $("error").textContent = text || ""; }
+
+async function api(path, body, binary = false) {
+  const res = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
+                                  body: JSON.stringify(body) });
+  if (!res.ok) {
+    let message = res.statusText;
+    try { message = (await res.json()).error || message; } catch (e) { /* not JSON */ }
+    throw new Error(`${res.status}: ${message}`);
+  }
+  return binary ? res.blob() : res.json();
+}
+
+function push(entry) {
+  state.history = state.history.slice(0, state.index + 1);
+  state.history.push(entry);
+  state.index = state.history.length - 1;
+  show();
+}
+
+function show() {
+  const entry = current();
+  $("undo").disabled = state.index <= 0;
+  $("redo").disabled = state.index >= state.history.length - 1;
+  if (!entry) return;
+  $("main").src = "data:image/png;base64," + entry.image;
+  drawOverlay();
+  if (model().kind === "cips" || model().kind === "scaleparty") renderView();
+}
+
+function drawOverlay() {
+  const m = model(), canvas = $("overlay"), ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (m.kind !== "ssn") return;
+  const [rows, cols] = m.grid, h = canvas.height / rows, w = canvas.width / cols;
+  ctx.strokeStyle = "rgba(255,255,255,0.8)";
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
+    if (state.selected.has(`${r},${c}`)) { ctx.fillStyle = "rgba(255,40,40,0.35)"; ctx.fillRect(c * w, r * h, w, h); }
+    ctx.strokeRect(c * w + 0.5, r * h + 0.5, w - 1, h - 1);
+  }
+}
+
+async function sample() {
+  showError();
+  try {
+    const seed = parseInt($("seed").value || "0", 10);
+    const out = await api("/api/sample", { model: $("model").value, seed, truncation: truncation() });
+    state.selected.clear();
+    $("strip").innerHTML = "";
+    push(out);
+  } catch (e) { showError(e.message); }
+}
+
+async function resample() {
+  showError();
+  const blocks = [...state.selected].map((s) => s.split(",").map(Number));
+  try {
+    const out = await api("/api/resample", { model: $("model").value, latent: current().latent, blocks,
+      count: parseInt($("count").value, 10), seed: Math.floor(Math.random() * 2 ** 31), truncation: truncation() });
+    const strip = $("strip");
+    strip.innerHTML = "";
+    out.results.forEach((r, k) => {
+      const img = document.createElement("img");
+      img.src = "data:image/png;base64," + r.image;
+      img.className = "choice";
+      img.title = `version ${k + 1}: click to keep`;
+      img.onclick = () => push(r);
+      strip.appendChild(img);
+    });
+  } catch (e) { showError(e.message); }
+}
+
+async function renderView() {
+  const [width, height] = $("view-size").value.split("x").map(Number);
+  const v = state.view, m = model();
+  // Fit the frame's height into the view at scale 1: the trained pixel is 2 / resolution.
+  const scale = v.scale * m.resolution / height;
+  try {
+    const blob = await api("/api/render", { model: m.name, latent: current().latent, width, height,
+                                            center: [v.cx, v.cy], scale, truncation: truncation() }, true);
+    const old = $("view").src;
+    $("view").src = URL.createObjectURL(blob);
+    if (old.startsWith("blob:")) URL.revokeObjectURL(old);
+    $("view-state").textContent = `centre (${v.cx.toFixed(3)}, ${v.cy.toFixed(3)}), zoom ${(1 / v.scale).toFixed(2)}x`;
+  } catch (e) { showError(e.message); }
+}
+
+function pan(dx, dy) {
+  const m = model(), v = state.view;
+  v.cx += dx * v.scale; v.cy += dy * v.scale;
+  if (m.panorama_frames) {   // the cylinder wraps: keep x within one turn
+    const turn = 2 * m.panorama_frames;
+    v.cx = ((v.cx + m.panorama_frames) % turn + turn) % turn - m.panorama_frames;
+  }
+  renderView();
+}
+function zoom(factor) { state.view.scale *= factor; renderView(); }
+
+function selectModel() {
+  const m = model();
+  $("ssn-panel").classList.toggle("hidden", m.kind !== "ssn" && m.kind !== "stylegan2");
+  $("view-panel").classList.toggle("hidden", m.kind !== "cips" && m.kind !== "scaleparty");
+  $("resample").disabled = m.kind !== "ssn";
+  if (m.panorama_frames) $("view-size").value = "512x128";
+  state.history = []; state.index = -1; state.view = { cx: 0, cy: 0, scale: 1 };
+  sample();
+}
+
+function download(blob, name) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(blob); a.download = name; a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+async function init() {
+  const info = await (await fetch("/api/models")).json();
+  for (const m of info.models) {
+    state.models[m.name] = m;
+    const opt = document.createElement("option");
+    opt.value = m.name; opt.textContent = `${m.name} (${m.kind}, ${m.resolution}px)`;
+    $("model").appendChild(opt);
+  }
+  $("model").onchange = selectModel;
+  $("sample").onclick = sample;
+  $("resample").onclick = resample;
+  $("clear").onclick = () => { state.selected.clear(); drawOverlay(); };
+  $("undo").onclick = () => { if (state.index > 0) { state.index--; show(); } };
+  $("redo").onclick = () => { if (state.index < state.history.length - 1) { state.index++; show(); } };
+  $("truncation").oninput = () => { $("truncation-value").textContent = truncation().toFixed(2); };
+  $("truncation").onchange = sample;
+  $("overlay").onclick = (ev) => {
+    const m = model(); if (m.kind !== "ssn") return;
+    const rect = ev.target.getBoundingClientRect();
+    const r = Math.floor((ev.clientY - rect.top) / rect.height * m.grid[0]);
+    const c = Math.floor((ev.clientX - rect.left) / rect.width * m.grid[1]);
+    const key = `${r},${c}`;
+    state.selected.has(key) ? state.selected.delete(key) : state.selected.add(key);
+    drawOverlay();
+  };
+  $("zoom-in").onclick = () => zoom(0.5);
+  $("zoom-out").onclick = () => zoom(2);
+  $("pan-left").onclick = () => pan(-0.25, 0);
+  $("pan-right").onclick = () => pan(0.25, 0);
+  $("pan-up").onclick = () => pan(0, -0.25);
+  $("pan-down").onclick = () => pan(0, 0.25);
+  $("reset-view").onclick = () => { state.view = { cx: 0, cy: 0, scale: 1 }; renderView(); };
+  $("view-size").onchange = renderView;
+  $("view").onwheel = (ev) => { ev.preventDefault(); zoom(ev.deltaY > 0 ? 1.25 : 0.8); };
+  let drag = null;
+  $("view").onmousedown = (ev) => { drag = [ev.clientX, ev.clientY]; };
+  window.onmouseup = (ev) => {
+    if (!drag) return;
+    const img = $("view"), dx = ev.clientX - drag[0], dy = ev.clientY - drag[1];
+    drag = null;
+    if (Math.abs(dx) + Math.abs(dy) < 3) return;
+    // One view height spans 2 image units at scale 1.
+    pan(-dx / img.clientHeight * 2, -dy / img.clientHeight * 2);
+  };
+  $("download-png").onclick = async () => {
+    const m = model();
+    if ((m.kind === "cips" || m.kind === "scaleparty") && $("view").src) {
+      download(await (await fetch($("view").src)).blob(), `${m.name}-view.png`);
+    } else if (current()) {
+      download(await (await fetch($("main").src)).blob(), `${m.name}-seed${$("seed").value}.png`);
+    }
+  };
+  $("download-latent").onclick = async () => {
+    try {
+      download(await api("/api/latent", { model: $("model").value, latent: current().latent,
+                                          truncation: truncation() }, true), `${$("model").value}-latent.safetensors`);
+    } catch (e) { showError(e.message); }
+  };
+  selectModel();
+}
+init();

@@ -1,0 +1,175 @@
+"""The studio's model operations, independent of HTTP: sample, resample SSN blocks, render any region or scale.
+
+Latents travel to and from the page as base64 float32 (the page keeps the history, so undo/redo and downloads need
+no server state). Every request names a model loaded at start-up by its short name, never a path; sizes, scales,
+blocks and latents are checked and a bad value raises StudioError (a 400 for the page). Each model renders under
+its own lock, so concurrent requests are served one at a time per model.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from spatialgan.imageutils import to_uint8
+
+
+class StudioError(ValueError):
+    """A request the studio refuses (shown to the user as a 4xx message)."""
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    G: torch.nn.Module
+    cfg: object
+    hooks: object
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def kind(self) -> str:
+        return self.cfg.model
+
+    def info(self) -> dict:
+        info = {"name": self.name, "kind": self.kind, "resolution": self.cfg.resolution,
+                "latent_shape": list(self.hooks.latent_shape())}
+        if self.kind == "ssn":
+            info["grid"] = [self.G.latent_rows, self.G.latent_cols]
+        if self.kind == "cips" and getattr(self.G, "panorama_frames", None):
+            info["panorama_frames"] = float(self.G.panorama_frames)
+        return info
+
+
+def png_bytes(image: torch.Tensor | np.ndarray) -> bytes:
+    array = to_uint8(image)[0] if isinstance(image, torch.Tensor) else image
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def encode_latent(z: torch.Tensor) -> str:
+    return base64.b64encode(z.detach().float().cpu().numpy().astype("<f4").tobytes()).decode()
+
+
+class Studio:
+    def __init__(self, models: dict[str, LoadedModel], max_pixels: int = 1 << 20, max_count: int = 8):
+        if not models:
+            raise StudioError("the studio needs at least one model")
+        self.models, self.max_pixels, self.max_count = models, max_pixels, max_count
+
+    # ------------------------------------------------------------------------------------------ checks
+    def model(self, name: str) -> LoadedModel:
+        if name not in self.models:
+            raise StudioError(f"unknown model {name!r}; available: {', '.join(self.models)}")
+        return self.models[name]
+
+    def decode_latent(self, entry: LoadedModel, text: str) -> torch.Tensor:
+        shape = tuple(entry.hooks.latent_shape())
+        try:
+            raw = base64.b64decode(text, validate=True)
+        except (ValueError, TypeError):
+            raise StudioError("the latent is not valid base64") from None
+        count = math.prod(shape)
+        if len(raw) != 4 * count:
+            raise StudioError(f"the latent has {len(raw) // 4} values; {entry.name} needs {count} {shape}")
+        z = torch.from_numpy(np.frombuffer(raw, dtype="<f4").copy()).reshape(1, *shape)
+        if not torch.isfinite(z).all() or z.abs().max() > 1e3:
+            raise StudioError("the latent holds non-finite or absurdly large values")
+        return z.to(next(entry.G.parameters()).device)
+
+    def check_size(self, width: int, height: int) -> None:
+        if width < 1 or height < 1 or width * height > self.max_pixels:
+            raise StudioError(f"size {width}x{height} is outside 1..{self.max_pixels} pixels (the server's cap)")
+
+    @staticmethod
+    def check_truncation(psi: float) -> None:
+        if not (math.isfinite(psi) and -1.0 <= psi <= 2.0):
+            raise StudioError(f"truncation must be within [-1, 2], got {psi}")
+
+    # ------------------------------------------------------------------------------------------ operations
+    @torch.no_grad()
+    def sample(self, name: str, seed: int, truncation: float = 1.0) -> dict:
+        from spatialgan.generate import latent_for_seed
+
+        entry = self.model(name)
+        self.check_truncation(truncation)
+        if not 0 <= seed < 2 ** 63:
+            raise StudioError("seed must be a non-negative 64-bit integer")
+        z = latent_for_seed(seed, entry.hooks.latent_shape()).to(next(entry.G.parameters()).device)
+        return {"latent": encode_latent(z), "image": self.image(entry, z, truncation)}
+
+    def image(self, entry: LoadedModel, z: torch.Tensor, truncation: float) -> str:
+        with entry.lock:
+            images = entry.hooks.sample_images(entry.G, z, truncation, "const")
+        return base64.b64encode(png_bytes(images)).decode()
+
+    @torch.no_grad()
+    def resample(self, name: str, latent: str, blocks: list[list[int]], count: int, seed: int,
+                 truncation: float = 1.0) -> list[dict]:
+        """`count` versions of the latent with `blocks` (row, column) redrawn from fresh N(0, I) latents."""
+        from spatialgan.render.blocks import replace_blocks
+
+        entry = self.model(name)
+        if entry.kind != "ssn":
+            raise StudioError(f"block resampling needs an SSN model; {name} is {entry.kind}")
+        self.check_truncation(truncation)
+        z = self.decode_latent(entry, latent)
+        rows, cols = entry.G.latent_rows, entry.G.latent_cols
+        if not blocks:
+            raise StudioError("choose at least one block")
+        for block in blocks:
+            if len(block) != 2 or not (0 <= block[0] < rows and 0 <= block[1] < cols):
+                raise StudioError(f"block {block} is outside the {rows}x{cols} latent grid")
+        if not 1 <= count <= self.max_count:
+            raise StudioError(f"count must be within 1..{self.max_count}")
+        gen = torch.Generator().manual_seed(seed % 2 ** 63)
+        fresh = torch.randn(count, *z.shape[1:], generator=gen).to(z.device)
+        latents = replace_blocks(z.expand(count, -1, -1, -1), [tuple(b) for b in blocks], fresh)
+        return [{"latent": encode_latent(latents[k:k + 1]), "image": self.image(entry, latents[k:k + 1], truncation)}
+                for k in range(count)]
+
+    @torch.no_grad()
+    def render(self, name: str, latent: str, width: int, height: int, center=(0.0, 0.0), scale: float = 1.0,
+               truncation: float = 1.0) -> bytes:
+        """A PNG of the latent's image over width x height pixels centred on `center`, pixels `scale` times the
+        trained frame's (CIPS and ScaleParty); for a cylindrical CIPS, x wraps around the panorama."""
+        from spatialgan.render.render import region_for, render_image, render_scaleparty
+
+        entry = self.model(name)
+        if entry.kind not in ("cips", "scaleparty"):
+            raise StudioError(f"{name} ({entry.kind}) renders only its trained frame; zoom needs cips or scaleparty")
+        self.check_size(width, height)
+        self.check_truncation(truncation)
+        if not (math.isfinite(scale) and 1e-4 <= scale <= 1e3):
+            raise StudioError(f"scale must be within [1e-4, 1e3], got {scale}")
+        if not all(math.isfinite(c) and abs(c) <= 1e4 for c in center):
+            raise StudioError("the centre must be finite and within 1e4 of the origin")
+        z = self.decode_latent(entry, latent)
+        with entry.lock:
+            ws = entry.hooks.map_latents(entry.G, z, truncation)
+            if entry.kind == "scaleparty":
+                image = render_scaleparty(entry.G, ws, width, height, center, scale, tile=256)
+            else:
+                (x0, x1), (y0, y1) = region_for(entry.G, width, height, center, scale)
+                image = render_image(entry.G, ws, width, height, (x0, x1), (y0, y1))
+        return png_bytes(image)
+
+    def latent_file(self, name: str, latent: str, truncation: float = 1.0) -> bytes:
+        """A safetensors file with z (and ws for coordinate models): `spatialgan generate --latent` reads it."""
+        from safetensors.torch import save
+
+        entry = self.model(name)
+        self.check_truncation(truncation)
+        z = self.decode_latent(entry, latent)
+        tensors = {"z": z.cpu().contiguous()}
+        with torch.no_grad(), entry.lock:
+            if entry.kind == "scaleparty":
+                tensors["ws"] = entry.hooks.map_latents(entry.G, z, truncation).cpu().contiguous()
+        return save(tensors, metadata={"model": entry.kind, "name": name, "truncation": str(truncation)})
