@@ -300,3 +300,17 @@ def test_init_from_our_checkpoint_and_bad_files_via_cli(tmp_path, capsys):
     assert main(["train", "--model", "ssn", "--outdir", str(tmp_path / "x"), "--init-from",
                  str(tmp_path / "junk.pt"), *common]) == 2
     assert "junk.pt" in capsys.readouterr().err
+
+
+def test_resample_seeds_never_alias_an_image_seed():
+    # torch's CPU generator keeps the low 32 bits of a seed: 2^40 + s would be seed s again.
+    import torch
+
+    from spatialgan.generate import latent_for_seed
+    from spatialgan.render.resample import resample_noise_seed
+
+    seeds = {resample_noise_seed(s, k) for s in range(50) for k in range(8)}
+    assert len(seeds) == 400 and all(0 <= s < 2 ** 32 for s in seeds) and not seeds & set(range(10_000))
+    for s in range(5):
+        fresh = latent_for_seed(resample_noise_seed(s, 0), (8, 2, 2))
+        assert not torch.equal(fresh, latent_for_seed(s, (8, 2, 2)))

@@ -197,13 +197,17 @@ def test_page_in_headless_chromium(live_server, tmp_path):
         page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)
         page.click("#resample")
         page.wait_for_selector("#strip img.choice")
-        assert page.locator("#strip img.choice").count() == 3
+        versions = [img.get_attribute("src") for img in page.locator("#strip img.choice").all()]
+        assert len(versions) == 3
+        # Over the versions, the chosen block changes several times more than the rest (seeded draws: 3.9x here).
+        changes = [inside_outside_change(decode_png(before.split(",", 1)[1]), decode_png(v.split(",", 1)[1]),
+                                         (0, 1), (2, 2)) for v in versions]
+        inside, outside = sum(c[0] for c in changes), sum(c[1] for c in changes)
+        assert inside > 2.5 * outside, changes
         page.locator("#strip img.choice").first.click()
         page.wait_for_function(f"document.getElementById('main').src !== {before!r}")
         after = page.get_attribute("#main", "src")
-        inside, outside = inside_outside_change(decode_png(before.split(",", 1)[1]),
-                                                decode_png(after.split(",", 1)[1]), (0, 1), (2, 2))
-        assert inside > 3 * outside, (inside, outside)
+        assert after == versions[0]
         page.click("#undo")
         assert page.get_attribute("#main", "src") == before
         page.click("#redo")

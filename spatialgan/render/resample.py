@@ -15,9 +15,12 @@ from spatialgan.render.blocks import draw_block_grid, replace_blocks
 
 
 def resample_noise_seed(seed: int, index: int) -> int:
-    """Seed of the fresh latent that resample `index` of image `seed` takes its new blocks from; kept apart from
-    the image seeds (which start at 0) so a resample never copies blocks of another seed's image."""
-    return 2 ** 40 + seed * 100_003 + index
+    """Seed of the fresh latent that resample `index` of image `seed` takes its new blocks from: a 32-bit hash of
+    both, because torch's CPU generator keeps only the low 32 bits of a seed (an offset such as 2^40 + seed would
+    alias image seed `seed` and hand resample 0 the original's own blocks)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"resample:{seed}:{index}".encode()).digest()[:4], "little")
 
 
 @dataclass

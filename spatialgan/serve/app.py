@@ -16,7 +16,7 @@ STATIC = Path(__file__).parent / "static"
 
 class SampleRequest(BaseModel):
     model: str
-    seed: int = Field(0, ge=0, lt=2 ** 63)
+    seed: int = Field(0, ge=0, lt=2 ** 32)
     truncation: float = 1.0
 
 

@@ -100,15 +100,19 @@ class Studio:
 
         entry = self.model(name)
         self.check_truncation(truncation)
-        if not 0 <= seed < 2 ** 63:
-            raise StudioError("seed must be a non-negative 64-bit integer")
+        if not 0 <= seed < 2 ** 32:
+            raise StudioError("seed must be within 0..2^32-1 (torch's generator keeps 32 bits of a seed)")
         z = latent_for_seed(seed, entry.hooks.latent_shape()).to(next(entry.G.parameters()).device)
         return {"latent": encode_latent(z), "image": self.image(entry, z, truncation)}
 
     def image(self, entry: LoadedModel, z: torch.Tensor, truncation: float) -> str:
+        return self.images(entry, z, truncation)[0]
+
+    def images(self, entry: LoadedModel, z: torch.Tensor, truncation: float) -> list[str]:
+        """Base64 PNGs of a batch of latents, generated in one pass."""
         with entry.lock:
             images = entry.hooks.sample_images(entry.G, z, truncation, "const")
-        return base64.b64encode(png_bytes(images)).decode()
+        return [base64.b64encode(png_bytes(images[k:k + 1])).decode() for k in range(images.shape[0])]
 
     @torch.no_grad()
     def resample(self, name: str, latent: str, blocks: list[list[int]], count: int, seed: int,
@@ -129,11 +133,14 @@ class Studio:
                 raise StudioError(f"block {block} is outside the {rows}x{cols} latent grid")
         if not 1 <= count <= self.max_count:
             raise StudioError(f"count must be within 1..{self.max_count}")
-        gen = torch.Generator().manual_seed(seed % 2 ** 63)
+        from spatialgan.render.resample import resample_noise_seed
+
+        # Hashed like the CLI's resample seeds, so a fresh draw never repeats the latent of an image seed.
+        gen = torch.Generator().manual_seed(resample_noise_seed(seed, -1))
         fresh = torch.randn(count, *z.shape[1:], generator=gen).to(z.device)
         latents = replace_blocks(z.expand(count, -1, -1, -1), [tuple(b) for b in blocks], fresh)
-        return [{"latent": encode_latent(latents[k:k + 1]), "image": self.image(entry, latents[k:k + 1], truncation)}
-                for k in range(count)]
+        images = self.images(entry, latents, truncation)
+        return [{"latent": encode_latent(latents[k:k + 1]), "image": images[k]} for k in range(count)]
 
     @torch.no_grad()
     def render(self, name: str, latent: str, width: int, height: int, center=(0.0, 0.0), scale: float = 1.0,

@@ -1,6 +1,7 @@
 // spatialgan studio page: keeps the latent history (undo/redo) and the view; the server is stateless.
 const $ = (id) => document.getElementById(id);
-const state = { models: {}, history: [], index: -1, selected: new Set(), view: { cx: 0, cy: 0, scale: 1 } };
+const state = { models: {}, history: [], index: -1, selected: new Set(), view: { cx: 0, cy: 0, scale: 1 },
+                resamples: 0 };
 
 function current() { return state.history[state.index]; }
 function model() { return state.models[$("model").value]; }
@@ -53,6 +54,7 @@ async function sample() {
     const seed = parseInt($("seed").value || "0", 10);
     const out = await api("/api/sample", { model: $("model").value, seed, truncation: truncation() });
     state.selected.clear();
+    state.resamples = 0;
     $("strip").innerHTML = "";
     push(out);
   } catch (e) { showError(e.message); }
@@ -61,9 +63,11 @@ async function sample() {
 async function resample() {
   showError();
   const blocks = [...state.selected].map((s) => s.split(",").map(Number));
+  // Reproducible draws: the n-th resample after sampling seed s uses seed s * 1009 + n.
+  const seed = parseInt($("seed").value || "0", 10) * 1009 + state.resamples++;
   try {
     const out = await api("/api/resample", { model: $("model").value, latent: current().latent, blocks,
-      count: parseInt($("count").value, 10), seed: Math.floor(Math.random() * 2 ** 31), truncation: truncation() });
+      count: parseInt($("count").value, 10), seed, truncation: truncation() });
     const strip = $("strip");
     strip.innerHTML = "";
     out.results.forEach((r, k) => {
