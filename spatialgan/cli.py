@@ -202,7 +202,7 @@ def cmd_resample(args) -> int:
 
     if args.count < 1:
         raise SpatialGANError("--count must be at least 1")
-    G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    G, cfg, hooks = load_generator(checkpoint_or_shipped(args.ckpt), resolve_device(args.device))
     if cfg.model != "ssn":
         raise SpatialGANError(f"{args.ckpt} holds a {cfg.model} model; block resampling needs --model ssn")
     blocks = parse_blocks(args.blocks, (cfg.latent_rows, cfg.latent_cols))
@@ -251,7 +251,7 @@ def cmd_evaluate(args) -> int:
     names = parse_metrics(args.metrics)
     if args.num < 2 or args.batch < 1:
         raise SpatialGANError("--num must be at least 2 and --batch at least 1")
-    G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    G, cfg, hooks = load_generator(checkpoint_or_shipped(args.ckpt), resolve_device(args.device))
     options = EvalOptions(num=args.num, num_real=args.num_real, seed=args.seed, batch=args.batch,
                           truncation_psi=args.truncation_psi, features=args.features,
                           feature_weights=args.inception_weights if args.features == "inception"
@@ -322,7 +322,7 @@ def cmd_render(args) -> int:
         raise SpatialGANError(f"--scale must be a positive number, got {args.scale}")
     if args.region and (args.center or args.scale):
         raise SpatialGANError("give either --region or --center/--scale, not both")
-    G, cfg, hooks = load_generator(args.ckpt, resolve_device(args.device))
+    G, cfg, hooks = load_generator(checkpoint_or_shipped(args.ckpt), resolve_device(args.device))
     require_coordinate_model(G, scaleparty_ok=True)
     scaleparty = hasattr(G, "tiles")
     if not scaleparty and (args.warp or args.noise != "grid"):
@@ -405,7 +405,7 @@ def cmd_project(args) -> int:
     from spatialgan.render.project import load_target, project, write_projection
     from spatialgan.training.loop import resolve_device
 
-    G, cfg, _ = load_generator(args.ckpt, resolve_device(args.device))
+    G, cfg, _ = load_generator(checkpoint_or_shipped(args.ckpt), resolve_device(args.device))
     if cfg.model != "scaleparty":
         raise SpatialGANError(f"project needs a scaleparty checkpoint; {args.ckpt} is {cfg.model}")
     target = load_target(args.image, G.resolution)

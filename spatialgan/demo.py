@@ -192,16 +192,20 @@ def add_scaleparty_section(report: Report, outdir: Path, data: Path, kimg: float
         zooms = np.geomspace(2.0, 0.25, 8)
         continuum = np.concatenate([render(ws, scale=float(s), size=(r, r)) for s in zooms])
         continuum = continuum.reshape(len(zooms), 3, r, r, 3).transpose(1, 0, 2, 3, 4).reshape(-1, r, r, 3)
-        frame = render(ws[:1], scale=0.5, size=(2 * r, 2 * r))[0]          # the frame at 64x64
-        cx, cy, zoom = 0.4, -0.3, 0.125                                   # a region a quarter of the frame wide
+        frame = render(ws[:1], scale=0.5, size=(2 * r, 2 * r))[0]          # the frame [-1, 1]^2 at 64x64
+        cx, cy, zoom = 0.4, -0.3, 0.125                                   # 8x the trained pixel density
+
+        def px(v, center, scale):          # image coordinate -> pixel of a 2r-wide render around `center`
+            return int(round((v - center) / (scale * 2 / r) + r))
+
         zoomed = render(ws[:1], center=(cx, cy), scale=zoom, size=(2 * r, 2 * r))[0]
-        px = lambda v: int(round((v + 1) / 2 * 2 * r))
-        half = zoom * r / r                                                # half-width of the region, image units
-        marked = draw_box(frame, px(cx - half), px(cy - half), px(cx + half), px(cy + half))
+        half = zoom * 2 / r * r                                            # half the zoomed region, image units
+        marked = draw_box(frame, px(cx - half, 0, 0.5), px(cy - half, 0, 0.5), px(cx + half, 0, 0.5),
+                          px(cy + half, 0, 0.5))
         wide = render(ws[:1], scale=1.0, size=(r, 3 * r))[0]
         tall = render(ws[:1], scale=1.0, size=(2 * r, r))[0]
         outside = render(ws[:1], scale=2.0, size=(2 * r, 2 * r))[0]           # [-4, 4]: past the trained frame
-        outside = draw_box(outside, r // 2, r // 2, 3 * r // 2, 3 * r // 2)
+        outside = draw_box(outside, px(-1, 0, 2.0), px(-1, 0, 2.0), px(1, 0, 2.0), px(1, 0, 2.0))
         warped = render(ws[:1], scale=0.5, size=(2 * r, 2 * r), warp=swirl(2.5, 0.7))[0]
     report.add("ScaleParty: one latent at any scale and region",
                f"<p>A ScaleParty generator (pad-free StyleGAN2 on scale-consistent positional encodings) trained for "
@@ -217,8 +221,8 @@ def add_scaleparty_section(report: Report, outdir: Path, data: Path, kimg: float
                + report.image(wide, "scaleparty-wide.png", "aspect ratio 3:1 at the trained scale: the frame "
                               "extended sideways", 3)
                + report.image(tall, "scaleparty-tall.png", "aspect ratio 1:2", 3)
-               + report.image(outside, "scaleparty-extrapolation.png", "extrapolation: 4x the frame's area on each "
-                              "axis; the box is the trained frame", 3)
+               + report.image(outside, "scaleparty-extrapolation.png", "extrapolation: four times the frame's width and "
+                              "height; the box is the trained frame", 3)
                + report.image(warped, "scaleparty-swirl.png", "a swirl warp of the positional encoding", 3))
 
 
