@@ -6,6 +6,7 @@ bash "$root/scripts/setup_env.sh"
 # The studio's browser test drives Debian's Chromium; install it when missing (the test skips loudly without it).
 if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        export DEBIAN_FRONTEND=noninteractive
         apt-get install -y -qq chromium >/dev/null 2>&1 || (apt-get update -qq >/dev/null 2>&1 &&
             apt-get install -y -qq chromium >/dev/null 2>&1) || echo "!!! could not install chromium" >&2
     else
