@@ -496,6 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from spatialgan.runtime import keep_freed_memory
+
+    keep_freed_memory()        # page faults on every fresh activation otherwise dominate on CPU
     try:
         return args.func(args)
     except SpatialGANError as exc:

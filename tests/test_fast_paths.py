@@ -71,3 +71,14 @@ def test_compiled_generator_matches_the_eager_one():
         torch.testing.assert_close(fast.map(z), ws)
         torch.testing.assert_close(fast.synthesis(ws, "const"), G.synthesis(ws, "const"), rtol=1e-4, atol=1e-4)
     assert fast.num_ws == G.num_ws                     # everything else is the module's own
+
+
+def test_allocator_tuning_applies_on_linux_and_is_idempotent():
+    import sys
+
+    from spatialgan.runtime import keep_freed_memory
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("glibc tuning applies on Linux only")
+    assert keep_freed_memory() is True
+    assert keep_freed_memory() is True

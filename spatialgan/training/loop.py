@@ -15,6 +15,7 @@ from spatialgan import SpatialGANError, __version__
 from spatialgan.data.dataset import ImageDataset, InfiniteSampler
 from spatialgan.imageutils import from_uint8, save_grid
 from spatialgan.layers.precision import set_fp16_resolutions
+from spatialgan.runtime import keep_freed_memory
 from spatialgan.models.registry import get_model
 from spatialgan.training.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
 from spatialgan.training.config import TrainConfig
@@ -59,6 +60,8 @@ class Trainer:
         self.dist = dist
         self.local_batch = local_batch(config.batch, dist)
         self.device = device or resolve_device(config.device)
+        if self.device.type == "cpu":
+            keep_freed_memory()
         spec = get_model(config.model)
         torch.manual_seed(config.seed)
         self.memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
