@@ -121,6 +121,17 @@ def train_or_reuse(values: dict, progress: bool) -> tuple[Trainer, float]:
     return trainer, time.time() - start
 
 
+def train_section_model(outdir: Path, run_name: str, model_config: dict, data: Path, kimg: float, seed: int,
+                        progress: bool, **extra):
+    """Trains (or reuses) one report section's model in outdir/run_name on the demo data; returns
+    (trainer, seconds spent in this call, G_ema, config, hooks)."""
+    run_dir = outdir / run_name
+    values = dict(DEMO_CONFIG, **model_config)
+    values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed, **extra)
+    trainer, seconds = train_or_reuse(values, progress)
+    return (trainer, seconds, *load_generator(run_dir))
+
+
 def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: int = 0, progress: bool = True
              ) -> Path:
     outdir = Path(outdir)
@@ -177,11 +188,8 @@ def add_scaleparty_section(report: Report, outdir: Path, data: Path, kimg: float
     """Trains (or reuses) a small ScaleParty and adds pictures of one latent at many scales and regions."""
     from spatialgan.coords import swirl
 
-    run_dir = outdir / "scaleparty-run"
-    values = dict(DEMO_CONFIG, **DEMO_SCALEPARTY)
-    values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed)
-    trainer, seconds = train_or_reuse(values, progress)
-    G, cfg, hooks = load_generator(run_dir)
+    trainer, seconds, G, cfg, hooks = train_section_model(outdir, "scaleparty-run", DEMO_SCALEPARTY, data, kimg,
+                                                          seed, progress)
     r = cfg.resolution
 
     def render(ws, **kw):
@@ -230,11 +238,7 @@ def add_cips_section(report: Report, outdir: Path, data: Path, kimg: float, seed
     """Trains (or reuses) a small cylindrical CIPS and adds any-resolution, panorama and foveated pictures."""
     from spatialgan.render.render import render_foveated, render_image
 
-    run_dir = outdir / "cips-run"
-    values = dict(DEMO_CONFIG, **DEMO_CIPS)
-    values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed)
-    trainer, seconds = train_or_reuse(values, progress)
-    G, cfg, hooks = load_generator(run_dir)
+    trainer, seconds, G, cfg, hooks = train_section_model(outdir, "cips-run", DEMO_CIPS, data, kimg, seed, progress)
     z = torch.cat([latent_for_seed(s, hooks.latent_shape()) for s in range(4)])
     r = cfg.resolution
     scales = [to_uint8(hooks.render_full_frame(G, z, r * k)) for k in (1, 2, 4)]
@@ -264,12 +268,8 @@ def add_ssn_section(report: Report, outdir: Path, data: Path, stylegan2_cfg: Tra
     from spatialgan.render.resample import overview_strip, resample_blocks
     from spatialgan.training.checkpoint import find_snapshots
 
-    run_dir = outdir / "ssn-run"
-    values = dict(DEMO_CONFIG, **DEMO_SSN)
-    values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed,
-                  init_from=str(find_snapshots(stylegan2_cfg.outdir)[-1]))
-    trainer, seconds = train_or_reuse(values, progress)
-    G, cfg, hooks = load_generator(run_dir)
+    trainer, seconds, G, cfg, hooks = train_section_model(
+        outdir, "ssn-run", DEMO_SSN, data, kimg, seed, progress, init_from=str(find_snapshots(stylegan2_cfg.outdir)[-1]))
     rows = []
     for s in range(4):
         block = (s % cfg.latent_rows, (3 * s + 1) % cfg.latent_cols)

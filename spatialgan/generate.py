@@ -99,17 +99,23 @@ def shipped_models() -> list[Path]:
     return paths
 
 
-def load_latent_file(path, hooks) -> torch.Tensor:
-    """The z saved by the studio's 'download latent' (a safetensors file with a 'z' tensor)."""
+def load_latent_tensor(path, key: str, shape) -> torch.Tensor:
+    """Tensor `key` of a latent file (safetensors, as the studio and `project` write), checked to be finite and
+    shaped (N, *shape)."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
-        z = load_file(str(path))["z"]
+        t = load_file(str(path))[key]
     except (FileNotFoundError, SafetensorError, KeyError, OSError) as exc:
-        raise SpatialGANError(f"{path} is not a latent file with a 'z' tensor: {exc}") from None
-    shape = tuple(hooks.latent_shape())
-    if tuple(z.shape[1:]) != shape or not torch.isfinite(z).all():
-        raise SpatialGANError(f"{path}: z of shape {tuple(z.shape)} does not fit this model (needs (N, "
-                              f"{', '.join(map(str, shape))}))")
-    return z
+        raise SpatialGANError(f"{path} is not a latent file with a '{key}' tensor: {exc}") from None
+    shape = tuple(shape)
+    if t.ndim != len(shape) + 1 or tuple(t.shape[1:]) != shape or not torch.isfinite(t).all():
+        raise SpatialGANError(f"{path}: {key} of shape {tuple(t.shape)} does not fit this model (needs (N, "
+                              f"{', '.join(map(str, shape))}), finite)")
+    return t
+
+
+def load_latent_file(path, hooks) -> torch.Tensor:
+    """The z saved by the studio's 'download latent'."""
+    return load_latent_tensor(path, "z", hooks.latent_shape())

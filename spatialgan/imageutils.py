@@ -16,6 +16,17 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
+def resize_antialiased(images: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize with half-pixel centres and antialiasing (a triangle filter widened by the scale factor when
+    shrinking): the one filter used wherever images are compared or cut across scales. Same size: unchanged."""
+    import torch.nn.functional as F
+
+    size = (size, size) if isinstance(size, int) else tuple(size)
+    if tuple(images.shape[-2:]) == size:
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
 def from_uint8(images: torch.Tensor) -> torch.Tensor:
     """uint8 (B, C, H, W) -> float in [-1, 1]."""
     return images.float() / 127.5 - 1.0

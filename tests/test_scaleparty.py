@@ -231,7 +231,8 @@ def test_generated_regions_and_real_crops_show_the_same_place():
 
 
 def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator():
-    from spatialgan.training.scaleparty_hooks import channelmix, cutmix, resize
+    from spatialgan.imageutils import resize_antialiased as resize
+    from spatialgan.training.scaleparty_hooks import channelmix, cutmix
 
     hooks = hooks_for(interscale_prob=1.0)
     G = noisy_generator(32)

@@ -22,17 +22,10 @@ def clamp_fp16(x: torch.Tensor) -> torch.Tensor:
     return x.clamp(-FP16_CLAMP, FP16_CLAMP) if x.dtype == torch.float16 else x
 
 
-def set_fp16_resolutions(G: torch.nn.Module, D: torch.nn.Module, count: int) -> list[str]:
-    """Marks the `count` highest-resolution synthesis blocks of G (StyleGAN2, SSN) and blocks of D to run in float16.
-    Returns what was marked, for the log."""
-    marked = []
-    blocks = getattr(getattr(G, "synthesis", None), "blocks", None)
-    if count > 0 and blocks is not None:
-        for block in list(blocks)[-count:]:
-            block.use_fp16 = True
-            marked.append(f"G block {len(marked)}")
-    d_blocks = list(getattr(D, "blocks", []))
-    for block in d_blocks[:count]:
+def set_fp16_resolutions(G: torch.nn.Module, D: torch.nn.Module, count: int) -> None:
+    """Marks the `count` highest-resolution synthesis blocks of G (StyleGAN2, SSN) and blocks of D to run in float16."""
+    if count <= 0:
+        return
+    g_blocks = list(getattr(getattr(G, "synthesis", None), "blocks", []))
+    for block in g_blocks[-count:] + list(getattr(D, "blocks", []))[:count]:
         block.use_fp16 = True
-        marked.append("D block")
-    return marked

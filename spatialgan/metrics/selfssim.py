@@ -9,8 +9,8 @@ the scale factor) and compared with the smallest render by SSIM (11x11 Gaussian 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
+from spatialgan.imageutils import resize_antialiased
 from spatialgan.metrics.ssim import ssim
 
 PROTOCOL = ("SSIM (Gaussian 11x11, sigma 1.5, data range 2) between the smallest full-frame render and each larger "
@@ -18,9 +18,7 @@ PROTOCOL = ("SSIM (Gaussian 11x11, sigma 1.5, data range 2) between the smallest
 
 
 def downsample_to(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    if tuple(images.shape[-2:]) == tuple(size):
-        return images
-    return F.interpolate(images.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+    return resize_antialiased(images.float(), size)
 
 
 @torch.no_grad()

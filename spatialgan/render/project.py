@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from spatialgan import SpatialGANError
+from spatialgan.imageutils import resize_antialiased
 
 
 @dataclass
@@ -79,7 +80,7 @@ def project(G, target: torch.Tensor, steps: int = 300, lr: float = 0.05, lpips=N
     if steps < 1 or not lr > 0:
         raise SpatialGANError("project needs steps >= 1 and a positive learning rate")
     target = target.to(next(G.parameters()).device)
-    small = F.interpolate(target, size=(r // 2, r // 2), mode="bilinear", align_corners=False, antialias=True)
+    small = resize_antialiased(target, r // 2)
     views = ((1.0, r, target), (2.0, r // 2, small))          # (scale, size, target): one frame, two pixel sizes
     ws = mean_w(G).clone().requires_grad_(True)
     opt = torch.optim.Adam([ws], lr=lr, betas=(0.9, 0.999))
@@ -135,15 +136,6 @@ def write_projection(G, result: Projection, target: torch.Tensor, outdir: str | 
 
 def load_ws(path: str | Path, G) -> torch.Tensor:
     """A W+ latent written by `project` (or the studio), checked against the model."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+    from spatialgan.generate import load_latent_tensor
 
-    try:
-        ws = load_file(str(path))["ws"]
-    except (FileNotFoundError, SafetensorError, KeyError, OSError) as exc:
-        raise SpatialGANError(f"{path} is not a latent file with a 'ws' tensor: {exc}") from None
-    expected = (G.num_ws, G.w_dim)
-    if ws.ndim != 3 or tuple(ws.shape[1:]) != expected or not torch.isfinite(ws).all():
-        raise SpatialGANError(f"{path}: ws of shape {tuple(ws.shape)} does not fit this model (needs (1, "
-                              f"{expected[0]}, {expected[1]}), finite)")
-    return ws.to(next(G.parameters()).device)
+    return load_latent_tensor(path, "ws", (G.num_ws, G.w_dim)).to(next(G.parameters()).device)

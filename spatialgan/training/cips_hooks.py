@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from spatialgan import batchrng
 from spatialgan.coords import pixel_grid
+from spatialgan.imageutils import resize_antialiased
 from spatialgan.training.hooks import TrainingHooks
 
 
@@ -57,9 +57,7 @@ class CIPSHooks(TrainingHooks):
         p = self.config.patch_size
         crops = [reals[i:i + 1, :, top:top + side, left:left + side] for i, (left, top, side)
                  in enumerate(request["patch_boxes"])]
-        return torch.cat([c if c.shape[-1] == p else
-                          F.interpolate(c, size=(p, p), mode="bilinear", align_corners=False, antialias=True)
-                          for c in crops])
+        return torch.cat([resize_antialiased(c, p) for c in crops])
 
     @torch.no_grad()
     def render_full_frame(self, G, z, resolution, truncation_psi=1.0):

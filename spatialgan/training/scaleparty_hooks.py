@@ -7,16 +7,10 @@ import torch.nn.functional as F
 
 from spatialgan import SpatialGANError, batchrng
 from spatialgan.coords import region_grid
+from spatialgan.imageutils import resize_antialiased
 from spatialgan.training.hooks import TrainingHooks
 
 INTERSCALE_MODES = ("mix", "l1", "none")
-
-
-def resize(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Antialiased bilinear resize (the filter used for every inter-scale comparison)."""
-    if images.shape[-1] == size and images.shape[-2] == size:
-        return images
-    return F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
 
 
 def cutmix(images: torch.Tensor, other: torch.Tensor, uniforms: torch.Tensor | None = None) -> torch.Tensor:
@@ -118,7 +112,7 @@ class ScalePartyHooks(TrainingHooks):
             return reals
         size, frac, full = request["size"], request["frac"], reals.shape[-1]
         shrink = frac * full / size                                     # real pixels per output pixel
-        source = resize(reals, max(size, round(full / shrink))) if shrink > 1 else reals
+        source = resize_antialiased(reals, max(size, round(full / shrink))) if shrink > 1 else reals
         grid = self.region_positions(request, size).to(reals.device, reals.dtype).permute(0, 2, 3, 1)
         out = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
         return out.clamp(-1, 1)
@@ -128,7 +122,7 @@ class ScalePartyHooks(TrainingHooks):
         if self.config.interscale != "mix" or partner is None:
             return images
         index = request["pair_index"]
-        main, other = images[index], resize(partner, images.shape[-1])
+        main, other = images[index], resize_antialiased(partner, images.shape[-1])
         u = request["mix_uniforms"][index.cpu()].to(images.device)
         use_cut = (u[:, 0] < 0.5)[:, None, None, None]
         mixed = torch.where(use_cut, cutmix(main, other, u[:, 1:4]), channelmix(main, other, u[:, 4]))
@@ -142,13 +136,10 @@ class ScalePartyHooks(TrainingHooks):
             return {}
         main = images[request["pair_index"]]
         small = min(main.shape[-1], partner.shape[-1])
-        l1 = (resize(main, small) - resize(partner, small)).abs().mean()
+        l1 = (resize_antialiased(main, small) - resize_antialiased(partner, small)).abs().mean()
         return {"interscale_l1": self.config.lambda_interscale * l1}
 
     # ------------------------------------------------------------------------------------------ tools
-    def synthesize(self, G, w, noise_mode="grid"):
-        return G.synthesis(w, noise_mode)
-
     @torch.no_grad()
     def sample_images(self, G, z, truncation_psi=1.0, noise_mode="grid"):
         return G.render(G.map(z, truncation_psi), noise_mode=noise_mode)
