@@ -70,7 +70,7 @@ def cmd_train(args) -> int:
     import torch
 
     from spatialgan.training.checkpoint import find_snapshots, resolve_checkpoint
-    from spatialgan.training.distributed import init_from_environment, shutdown
+    from spatialgan.training.distributed import barrier, init_from_environment, shutdown
     from spatialgan.training.loop import Trainer
 
     given = {k: getattr(args, k) for k in list(TRAIN_FLAGS) + ["xflip", "amp", "compile", "coord_embedding", "multiscale"]
@@ -100,6 +100,7 @@ def cmd_train(args) -> int:
         else:
             trainer = Trainer(TrainConfig(**given), device, dist=dist)
         trainer.run(progress=not args.quiet)
+        barrier(dist)          # every rank is done before any tears the group down (Gloo aborts otherwise)
     finally:
         shutdown(dist)
     if dist.is_main:
