@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
-from spatialgan.models.registry import get_model  # noqa: E402
-from spatialgan.training.config import TrainConfig  # noqa: E402
+from spatialgan.registry import get_model  # noqa: E402
+from spatialgan.config import TrainConfig  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 

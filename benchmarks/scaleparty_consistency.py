@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from spatialgan.demo import build_demo_dataset  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.metrics.selfssim import self_ssim  # noqa: E402
-from spatialgan.training.config import TrainConfig  # noqa: E402
+from spatialgan.config import TrainConfig  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """SSN distortion with and without the distortion regularizer (the direction of the SSN paper's Table 2).
 
 Trains the same small SSN twice on the same data and budget, with lambda_D = 0 and lambda_D = 100, then measures
-the distortion metric (spatialgan.metrics.distortion) beside quality figures: SWD (x1e3, no weights), the
+the distortion metric (spatialgan.models.ssn.distortion) beside quality figures: SWD (x1e3, no weights), the
 ResNet-20 proxy FID (when its weights file is found) and sample diversity (mean squared difference between images
 of independent latents, [-1, 1]; a model that ignores its latent blocks scores near 0). Data: the demo's crops of
 scikit-image's bundled photos.
@@ -21,9 +21,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spatialgan.demo import build_demo_dataset  # noqa: E402
-from spatialgan.metrics.distortion import distortion  # noqa: E402
+from spatialgan.models.ssn.distortion import distortion  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
-from spatialgan.training.config import TrainConfig  # noqa: E402
+from spatialgan.config import TrainConfig  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 
 

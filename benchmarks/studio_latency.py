@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spatialgan.generate import load_generator  # noqa: E402
 from spatialgan.serve.studio import LoadedModel, Studio  # noqa: E402
-from spatialgan.training.config import TrainConfig  # noqa: E402
+from spatialgan.config import TrainConfig  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 
 

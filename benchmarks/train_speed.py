@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from spatialgan.training.config import TrainConfig  # noqa: E402
+from spatialgan.config import TrainConfig  # noqa: E402
 from spatialgan.training.loop import Trainer, resolve_device  # noqa: E402
 
 

@@ -10,7 +10,7 @@ out="${1:-$root/build/shipped-demo}"
 "$root/.venv/bin/python" - "$out" "$root/spatialgan/assets/models" <<'PY'
 import sys
 from pathlib import Path
-from spatialgan.generate import export_generator
+from spatialgan.checkpoint import export_generator
 out, dest = Path(sys.argv[1]), Path(sys.argv[2])
 for name, run in (("ssn", "ssn-run"), ("cips", "cips-run"), ("scaleparty", "scaleparty-run")):
     path = export_generator(out / run, dest / f"{name}.safetensors")

@@ -13,11 +13,11 @@ import torch
 from PIL import Image
 
 from spatialgan import __version__
+from spatialgan.api import load
+from spatialgan.config import TrainConfig
 from spatialgan.data.dataset import RESIZE_FILTER
 from spatialgan.data.pack import pack_images
-from spatialgan.generate import generate_images, latent_for_seed, load_generator
 from spatialgan.imageutils import make_grid, save_image, to_uint8
-from spatialgan.training.config import TrainConfig
 from spatialgan.training.loop import Trainer
 
 # Colour photos that scikit-image ships inside its wheel (no download on first use).
@@ -112,7 +112,7 @@ class Report:
 def train_or_reuse(values: dict, progress: bool) -> tuple[Trainer, float]:
     """Trains a demo model to values['kimg']; a rerun continues (or simply reuses) the run in values['outdir']
     instead of starting over. Returns the trainer and the seconds spent in this call."""
-    from spatialgan.training.checkpoint import find_snapshots
+    from spatialgan.checkpoint import find_snapshots
 
     snaps = find_snapshots(values["outdir"])
     trainer = Trainer.from_checkpoint(snaps[-1], {"kimg": values["kimg"]}) if snaps else Trainer(TrainConfig(**values))
@@ -124,12 +124,12 @@ def train_or_reuse(values: dict, progress: bool) -> tuple[Trainer, float]:
 def train_section_model(outdir: Path, run_name: str, model_config: dict, data: Path, kimg: float, seed: int,
                         progress: bool, **extra):
     """Trains (or reuses) one report section's model in outdir/run_name on the demo data; returns
-    (trainer, seconds spent in this call, G_ema, config, hooks)."""
+    (trainer, seconds spent in this call, the trained Model)."""
     run_dir = outdir / run_name
     values = dict(DEMO_CONFIG, **model_config)
     values.update(kimg=kimg, data=str(data), outdir=str(run_dir), seed=seed, **extra)
     trainer, seconds = train_or_reuse(values, progress)
-    return (trainer, seconds, *load_generator(run_dir))
+    return trainer, seconds, load(run_dir)
 
 
 def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: int = 0, progress: bool = True
@@ -143,7 +143,8 @@ def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: i
         values["kimg"] = kimg
     trainer, train_seconds = train_or_reuse(values, progress)
 
-    G, cfg, hooks = load_generator(run_dir)
+    model = load(run_dir)
+    cfg = model.config
     report = Report(outdir, "spatialgan demo report")
     records = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines() if line.strip()]
     speed = np.median([r["timing/img_per_sec"] for r in records]) if records else float("nan")
@@ -154,10 +155,10 @@ def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: i
     reals = np.asarray(Image.open(run_dir / "reals.png"))
     report.add("Training data", "<p>Random crops (10-60% of the shorter side) of scikit-image's bundled CC0 photos, "
                                 "resized to 32x32 with Lanczos.</p>" + report.image(reals, "reals.png", "reals", 3))
-    samples = generate_images(G, hooks, cfg, list(range(64)))
+    samples = model.sample(range(64), noise_mode="const")
     report.add("StyleGAN2 samples (G_ema, seeds 0-63)",
                report.image(make_grid(to_uint8(samples), 8), "samples.png", "truncation 1.0", 3))
-    trunc = [generate_images(G, hooks, cfg, list(range(8)), psi) for psi in (1.0, 0.7, 0.4, 0.0)]
+    trunc = [model.sample(range(8), truncation_psi=psi, noise_mode="const") for psi in (1.0, 0.7, 0.4, 0.0)]
     report.add("Truncation", report.image(make_grid(to_uint8(torch.cat(trunc)), 8), "truncation.png",
                                           "rows: psi = 1.0, 0.7, 0.4, 0.0", 3))
     progress_imgs = "".join(
@@ -186,17 +187,17 @@ def draw_box(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, color=(255, 
 
 def add_scaleparty_section(report: Report, outdir: Path, data: Path, kimg: float, seed: int, progress: bool) -> None:
     """Trains (or reuses) a small ScaleParty and adds pictures of one latent at many scales and regions."""
-    from spatialgan.coords import swirl
+    from spatialgan.core.coords import swirl
 
-    trainer, seconds, G, cfg, hooks = train_section_model(outdir, "scaleparty-run", DEMO_SCALEPARTY, data, kimg,
-                                                          seed, progress)
-    r = cfg.resolution
+    trainer, seconds, model = train_section_model(outdir, "scaleparty-run", DEMO_SCALEPARTY, data, kimg, seed,
+                                                  progress)
+    G, r = model.G, model.resolution
 
     def render(ws, **kw):
         return to_uint8(G.render(ws, noise_seed=0, **kw))
 
     with torch.no_grad():
-        ws = torch.cat([hooks.map_latents(G, latent_for_seed(s, hooks.latent_shape())) for s in range(3)])
+        ws = model.map(model.latents(range(3)))
         zooms = np.geomspace(2.0, 0.25, 8)
         continuum = np.concatenate([render(ws, scale=float(s), size=(r, r)) for s in zooms])
         continuum = continuum.reshape(len(zooms), 3, r, r, 3).transpose(1, 0, 2, 3, 4).reshape(-1, r, r, 3)
@@ -236,19 +237,16 @@ def add_scaleparty_section(report: Report, outdir: Path, data: Path, kimg: float
 
 def add_cips_section(report: Report, outdir: Path, data: Path, kimg: float, seed: int, progress: bool) -> None:
     """Trains (or reuses) a small cylindrical CIPS and adds any-resolution, panorama and foveated pictures."""
-    from spatialgan.render.render import render_foveated, render_image
-
-    trainer, seconds, G, cfg, hooks = train_section_model(outdir, "cips-run", DEMO_CIPS, data, kimg, seed, progress)
-    z = torch.cat([latent_for_seed(s, hooks.latent_shape()) for s in range(4)])
-    r = cfg.resolution
-    scales = [to_uint8(hooks.render_full_frame(G, z, r * k)) for k in (1, 2, 4)]
+    trainer, seconds, model = train_section_model(outdir, "cips-run", DEMO_CIPS, data, kimg, seed, progress)
+    cfg, r = model.config, model.resolution
+    z = model.latents(range(4))
+    scales = [to_uint8(model.render_full_frame(z, r * k)) for k in (1, 2, 4)]
     up = [np.repeat(np.repeat(a, 4 // k, 1), 4 // k, 2) for a, k in zip(scales, (1, 2, 4))]
     rows = make_grid(np.concatenate(up), ncol=4, pad=2)
-    ws = hooks.map_latents(G, z[:1])
     frames = cfg.panorama_frames
-    pano = render_image(G, ws, int(r * 2 * frames), r, (-frames, frames), (-1.0, 1.0))
+    pano = model.render(z=z[:1], size=(int(r * 2 * frames), r), panorama=True)
     pano2 = np.concatenate([pano, pano[:, : pano.shape[1] // 4]], 1)     # wrapped past 360 degrees: no seam
-    fov = to_uint8(render_foveated(G, ws, 4 * r, 4 * r, (r, r), (0.3, -0.2), 2.0))[0]
+    fov = model.render(z=z[:1], size=(4 * r, 4 * r), foveate=(0.3, -0.2), samples=(r, r), gamma=2.0)
     report.add("CIPS: any resolution, panorama, foveation",
                f"<p>A CIPS (pixels computed independently from coordinates, {cfg.cips_layers} modulated FC layers) "
                f"trained for {trainer.cur_nimg} images ({seconds:.0f} s this call) with cylindrical coordinates: "
@@ -264,17 +262,17 @@ def add_cips_section(report: Report, outdir: Path, data: Path, kimg: float, seed
 def add_ssn_section(report: Report, outdir: Path, data: Path, stylegan2_cfg: TrainConfig, kimg: float, seed: int,
                     progress: bool) -> None:
     """Fine-tunes an SSN from the demo's StyleGAN2 (or reuses it) and adds block-resampling strips."""
-    from spatialgan.metrics.distortion import distortion
-    from spatialgan.render.resample import overview_strip, resample_blocks
-    from spatialgan.training.checkpoint import find_snapshots
+    from spatialgan.checkpoint import find_snapshots
+    from spatialgan.models.ssn.distortion import distortion
+    from spatialgan.models.ssn.resample import overview_strip
 
-    trainer, seconds, G, cfg, hooks = train_section_model(
+    trainer, seconds, model = train_section_model(
         outdir, "ssn-run", DEMO_SSN, data, kimg, seed, progress, init_from=str(find_snapshots(stylegan2_cfg.outdir)[-1]))
-    rows = []
+    cfg, rows = model.config, []
     for s in range(4):
         block = (s % cfg.latent_rows, (3 * s + 1) % cfg.latent_cols)
-        rows.append(overview_strip(resample_blocks(G, hooks, s, [block], 6), scale=4))
-    d = distortion(G, 256, seed=seed)["value"]
+        rows.append(overview_strip(model.resample([block], 6, seed=s), scale=4))
+    d = distortion(model.G, 256, seed=seed)["value"]
     report.add("SSN block resampling",
                f"<p>An SSN initialised from the StyleGAN2 above and fine-tuned for {trainer.cur_nimg} images "
                f"({seconds:.0f} s this call) with the distortion regularizer (lambda_D = {cfg.lambda_distortion:g}), "

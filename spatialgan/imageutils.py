@@ -54,3 +54,35 @@ def save_image(array: np.ndarray, path: str | os.PathLike, upscale: int = 1) -> 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike, ncol: int | None = None, upscale: int = 1) -> None:
     save_image(make_grid(to_uint8(images), ncol), path, upscale)
+
+
+def save_seed_images(images: torch.Tensor, seeds: list[int], outdir: str | os.PathLike, grid: bool) -> list:
+    """seedNNNN.png per image (and grid.png); returns the paths written."""
+    from pathlib import Path
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for seed, arr in zip(seeds, to_uint8(images)):
+        written.append(outdir / f"seed{seed:04d}.png")
+        save_image(arr, written[-1])
+    if grid:
+        written.append(outdir / "grid.png")
+        save_grid(images, written[-1])
+    return written
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def check_image_path(path: str | os.PathLike) -> None:
+    """Refuses, before any work, an output path Pillow cannot write or whose folder does not exist."""
+    from pathlib import Path
+
+    from spatialgan import SpatialGANError
+
+    path = Path(path)
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise SpatialGANError(f"{path}: the output needs an image suffix ({', '.join(IMAGE_SUFFIXES)})")
+    if not path.parent.is_dir():
+        raise SpatialGANError(f"{path}: the folder {path.parent} does not exist")

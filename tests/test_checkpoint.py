@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spatialgan import SpatialGANError
-from spatialgan.training.checkpoint import (find_snapshots, load_checkpoint, resolve_checkpoint, save_checkpoint,
+from spatialgan.checkpoint import (find_snapshots, load_checkpoint, resolve_checkpoint, save_checkpoint,
                                             snapshot_name)
 
 

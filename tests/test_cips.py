@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spatialgan.coords import pixel_grid
-from spatialgan.layers.coordinates import CoordinateEmbedding, FourierFeatures, ModulatedLinear, modulated_linear
-from spatialgan.layers.modulated import modulated_conv2d
-from spatialgan.models.cips import CIPSGenerator
+from spatialgan.core.coords import pixel_grid
+from spatialgan.core.layers.coordinates import CoordinateEmbedding, FourierFeatures, ModulatedLinear, modulated_linear
+from spatialgan.core.layers.modulated import modulated_conv2d
+from spatialgan.models.cips.generator import CIPSGenerator
 
 SMALL = dict(z_dim=8, w_dim=8, width=16, num_layers=4, mapping_layers=2)
 
@@ -88,8 +88,8 @@ def test_chunked_render_equals_full_render_and_any_size_works():
     # Per-pixel latents: a per-pixel w that is the same everywhere gives the ordinary image, chunked or not.
     ws = G.map(z)
     per_pixel = ws[..., None, None].expand(-1, -1, -1, 16, 16)
-    torch.testing.assert_close(G.synthesis(per_pixel), full, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(G.synthesis(per_pixel, chunk=50), full, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(G.synthesize(per_pixel), full, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(G.synthesize(per_pixel, chunk=50), full, rtol=1e-5, atol=1e-5)
 
 
 def test_pixels_are_conditionally_independent():
@@ -106,7 +106,7 @@ def test_pixels_are_conditionally_independent():
 
 def test_cips_ne_has_no_embedding_and_trains(tmp_path):
     from spatialgan.generate import generate_images, load_generator
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(model="cips", resolution=8, batch=4, width=16, z_dim=8, w_dim=8, mapping_layers=2,
@@ -149,10 +149,10 @@ def test_banded_render_equals_one_shot_and_render_cli(tmp_path, capsys):
     from PIL import Image
 
     from spatialgan.cli import main
-    from spatialgan.generate import latent_for_seed, load_generator
+    from spatialgan.latents import latent_for_seed, load_generator
     from spatialgan.imageutils import to_uint8
-    from spatialgan.render.render import render_image
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.models.cips.render import render_image
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(model="cips", resolution=8, batch=4, width=16, z_dim=8, w_dim=8, mapping_layers=2,
@@ -160,7 +160,7 @@ def test_banded_render_equals_one_shot_and_render_cli(tmp_path, capsys):
     Trainer(cfg).save_snapshot()
     G, _, hooks = load_generator(tmp_path / "run")
     ws = hooks.map_latents(G, latent_for_seed(5, hooks.latent_shape()))
-    one_shot = to_uint8(G.synthesis(ws, coords=pixel_grid(30, 70)))[0]
+    one_shot = to_uint8(G.synthesize(ws, coords=pixel_grid(30, 70)))[0]
     for band in (1, 50, 70 * 30):
         banded = render_image(G, ws, 70, 30, band_pixels=band)
         assert np.abs(banded.astype(int) - one_shot.astype(int)).max() <= 1   # uint8 rounding of float noise
@@ -174,7 +174,7 @@ def test_banded_render_equals_one_shot_and_render_cli(tmp_path, capsys):
 
 def test_render_refuses_fixed_size_models(tmp_path, capsys):
     from spatialgan.cli import main
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(resolution=8, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2, device="cpu",
@@ -234,8 +234,8 @@ def test_cylindrical_training_and_panorama_cli(tmp_path, capsys):
 
 
 def test_cylindrical_requests_carry_random_angles():
-    from spatialgan.training.cips_hooks import CIPSHooks
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.models.cips.hooks import CIPSHooks
+    from spatialgan.config import TrainConfig
 
     cfg = TrainConfig(model="cips", resolution=8, z_dim=8, w_dim=8, width=16, mapping_layers=2, cips_layers=4,
                       panorama_frames=4, device="cpu")
@@ -245,14 +245,14 @@ def test_cylindrical_requests_carry_random_angles():
     G = CIPSGenerator(8, **SMALL, panorama_frames=4)
     images, _ = hooks.generate(G, request, style_mixing=0)
     # The request's images are the frames at those angles.
-    first = G.synthesis(G.map(request["z"][:1]), coords=pixel_grid(8, 8, x_range=(-1 + float(request["x_offset"][0]),
+    first = G.synthesize(G.map(request["z"][:1]), coords=pixel_grid(8, 8, x_range=(-1 + float(request["x_offset"][0]),
                                                                                    1 + float(request["x_offset"][0]))))
     torch.testing.assert_close(images[:1], first, rtol=1e-4, atol=1e-4)
 
 
 # ------------------------------------------------------------------ foveated rendering
 def test_foveated_axis_and_its_inverse():
-    from spatialgan.coords import foveated_axis, foveated_axis_inverse, pixel_centers
+    from spatialgan.core.coords import foveated_axis, foveated_axis_inverse, pixel_centers
 
     xs = foveated_axis(16, 0.25, 2.0)
     assert (xs.diff() > 0).all() and xs.min() > -1 and xs.max() < 1
@@ -265,16 +265,16 @@ def test_foveated_axis_and_its_inverse():
 
 
 def test_foveated_render_is_the_plain_render_without_foveation_and_sharp_at_the_fovea():
-    from spatialgan.render.render import render_foveated
+    from spatialgan.models.cips.render import render_foveated
 
     torch.manual_seed(3)
     G = CIPSGenerator(16, **SMALL).eval()
     ws = G.map(torch.randn(1, 8))
-    plain = G.synthesis(ws, coords=pixel_grid(32, 32))
+    plain = G.synthesize(ws, coords=pixel_grid(32, 32))
     same = render_foveated(G, ws, 32, 32, samples=(32, 32), center=(0.0, 0.0), gamma=1.0)
     torch.testing.assert_close(same, plain, rtol=1e-4, atol=1e-4)
     fov = render_foveated(G, ws, 32, 32, samples=(16, 16), center=(0.0, 0.0), gamma=2.0)
-    coarse = torch.nn.functional.interpolate(G.synthesis(ws, coords=pixel_grid(16, 16)), size=(32, 32),
+    coarse = torch.nn.functional.interpolate(G.synthesize(ws, coords=pixel_grid(16, 16)), size=(32, 32),
                                              mode="bilinear", align_corners=False)
     centre = (slice(None), slice(None), slice(12, 20), slice(12, 20))
     rim = (slice(None), slice(None), slice(0, 4), slice(None))
@@ -287,7 +287,7 @@ def test_render_cli_foveated(tmp_path):
     from PIL import Image
 
     from spatialgan.cli import main
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(model="cips", resolution=8, batch=4, width=16, z_dim=8, w_dim=8, mapping_layers=2,
@@ -337,7 +337,7 @@ def _official_forward(state, coords, z):
 
 
 def test_official_cips_state_dict_converts_exactly(tmp_path):
-    from spatialgan.models.convert import official_cips_to_ours, ours_to_official_cips
+    from spatialgan.models.cips.official import official_cips_to_ours, ours_to_official_cips
 
     torch.manual_seed(4)
     ours = CIPSGenerator(8, z_dim=8, w_dim=8, width=16, num_layers=4, mapping_layers=2, channels=[16, 8]).eval()
@@ -359,7 +359,7 @@ def test_official_cips_state_dict_converts_exactly(tmp_path):
 
 def test_convert_cli_writes_a_usable_run(tmp_path, capsys):
     from spatialgan.cli import main
-    from spatialgan.models.convert import ours_to_official_cips
+    from spatialgan.models.cips.official import ours_to_official_cips
 
     ours = CIPSGenerator(8, z_dim=8, w_dim=8, width=16, num_layers=4, mapping_layers=2)
     official = ours_to_official_cips(ours.state_dict())
@@ -389,8 +389,8 @@ def test_per_pixel_noise_only_in_random_mode():
 
 # ------------------------------------------------------------------ patch training
 def test_patch_requests_match_generated_coordinates_and_real_crops():
-    from spatialgan.training.cips_hooks import CIPSHooks
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.models.cips.hooks import CIPSHooks
+    from spatialgan.config import TrainConfig
 
     cfg = TrainConfig(model="cips", resolution=16, patch_size=8, z_dim=8, w_dim=8, width=16, mapping_layers=2,
                       cips_layers=4, device="cpu")
@@ -415,7 +415,7 @@ def test_patch_requests_match_generated_coordinates_and_real_crops():
 
 
 def test_patch_training_step_and_patch_sized_discriminator(tmp_path):
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(model="cips", resolution=16, patch_size=8, batch=4, width=16, z_dim=8, w_dim=8,
@@ -429,7 +429,7 @@ def test_patch_training_step_and_patch_sized_discriminator(tmp_path):
 
 
 def test_blending_two_latents_per_pixel():
-    from spatialgan.render.render import blend_styles, horizontal_ramp
+    from spatialgan.models.cips.render import blend_styles, horizontal_ramp
 
     torch.manual_seed(6)
     G = CIPSGenerator(8, **SMALL).eval()
@@ -437,8 +437,8 @@ def test_blending_two_latents_per_pixel():
     weights = horizontal_ramp(16, 8, 0.25, 0.75)
     assert torch.allclose(weights.sum(0), torch.ones(8, 16))
     coords = pixel_grid(8, 16)
-    mixed = G.synthesis(blend_styles([wa, wb], weights), "const", coords=coords)
-    a, b = G.synthesis(wa, "const", coords=coords), G.synthesis(wb, "const", coords=coords)
+    mixed = G.synthesize(blend_styles([wa, wb], weights), "const", coords=coords)
+    a, b = G.synthesize(wa, "const", coords=coords), G.synthesize(wb, "const", coords=coords)
     torch.testing.assert_close(mixed[..., :4], a[..., :4], rtol=1e-4, atol=1e-4)     # pure first latent
     torch.testing.assert_close(mixed[..., -4:], b[..., -4:], rtol=1e-4, atol=1e-4)   # pure second latent
     middle = mixed[..., 6:10]

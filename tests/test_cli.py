@@ -106,7 +106,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     assert f"at {killed_at} images" in resumed.stderr
     assert stats(run) == stats(tmp_path / "ref")  # same ticks, same losses, nothing duplicated
 
-    from spatialgan.training.checkpoint import load_checkpoint
+    from spatialgan.checkpoint import load_checkpoint
     a = load_checkpoint(run / "network-snapshot-000003200.safetensors")
     b = load_checkpoint(tmp_path / "ref" / "network-snapshot-000003200.safetensors")
     assert a["progress"] == b["progress"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spatialgan.coords import pixel_grid, region_grid
+from spatialgan.core.coords import pixel_grid, region_grid
 
 
 def test_region_grid_formula_and_full_frame():
@@ -40,7 +40,7 @@ def test_padding_continues_the_lattice_and_partial_regions_are_slices():
 
 
 def test_encoding_spacing_halves_when_the_resolution_doubles_and_warps():
-    from spatialgan.coords import parse_warp, stretch, swirl
+    from spatialgan.core.coords import parse_warp, stretch, swirl
 
     for n in (4, 6, 5):
         d_n = region_grid(size=(n, n))[0, 0, 0].diff()

@@ -92,7 +92,7 @@ def test_two_processes_match_one_process_and_resume(tmp_path):
     assert "at 32 images" in resumed.stderr
     assert_same_losses(losses(tmp_path / "half"), losses(tmp_path / "two"), rel=1e-6)
 
-    from spatialgan.training.checkpoint import load_checkpoint
+    from spatialgan.checkpoint import load_checkpoint
     a = load_checkpoint(tmp_path / "half" / "network-snapshot-000000064.safetensors")
     b = load_checkpoint(tmp_path / "two" / "network-snapshot-000000064.safetensors")
     for key in a["G_ema"]:

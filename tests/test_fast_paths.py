@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spatialgan.layers.precision import FP16_CLAMP, clamp_fp16, set_fp16_resolutions
-from spatialgan.models.discriminator import Discriminator
-from spatialgan.models.stylegan2 import StyleGAN2Generator
+from spatialgan.core.layers.precision import FP16_CLAMP, clamp_fp16, set_fp16_resolutions
+from spatialgan.core.discriminator import Discriminator
+from spatialgan.models.stylegan2.generator import StyleGAN2Generator
 
 
 def test_clamp_applies_to_float16_only():
@@ -43,7 +43,7 @@ def test_fp16_marks_only_the_highest_resolutions_and_stays_close_to_float32():
 
 def test_training_with_fp16_blocks_and_the_amp_conflict(tmp_path):
     from spatialgan import SpatialGANError
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(resolution=16, batch=4, width=16, z_dim=8, w_dim=8, mapping_layers=2, device="cpu",
@@ -69,7 +69,7 @@ def test_compiled_generator_matches_the_eager_one():
     with torch.no_grad():
         ws = G.map(z)
         torch.testing.assert_close(fast.map(z), ws)
-        torch.testing.assert_close(fast.synthesis(ws, "const"), G.synthesis(ws, "const"), rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(fast.synthesize(ws, "const"), G.synthesize(ws, "const"), rtol=1e-4, atol=1e-4)
     assert fast.num_ws == G.num_ws                     # everything else is the module's own
 
 

@@ -6,11 +6,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spatialgan.layers import (Downsample2d, EqualizedConv2d, EqualizedLinear, ModulatedConv2d, NoiseInjection,
+from spatialgan.core.layers import (Downsample2d, EqualizedConv2d, EqualizedLinear, ModulatedConv2d, NoiseInjection,
                                ToRGB, Upsample2d, modulated_conv2d)
-from spatialgan.models.discriminator import Discriminator, minibatch_stddev
-from spatialgan.models.mapping import MappingNetwork, normalize_2nd_moment
-from spatialgan.models.stylegan2 import StyleGAN2Generator, channels_at
+from spatialgan.core.discriminator import Discriminator, minibatch_stddev
+from spatialgan.core.mapping import MappingNetwork, normalize_2nd_moment
+from spatialgan.core.synthesis import channels_at
+from spatialgan.models.stylegan2.generator import StyleGAN2Generator
 
 
 def reference_modulated_conv(x, weight, styles, demodulate, padding):
@@ -51,7 +52,7 @@ def test_auto_form_uses_nonfused_when_training_and_on_cpu(monkeypatch):
         calls.append(kwargs.get("fused", args[5] if len(args) > 5 else None))
         return real(*args, **kwargs)
 
-    import spatialgan.layers.modulated as mod
+    import spatialgan.core.layers.modulated as mod
     monkeypatch.setattr(mod, "modulated_conv2d", spy)
     layer = ModulatedConv2d(4, 4, 3, w_dim=4)
     layer(torch.randn(2, 4, 5, 5), torch.randn(2, 4))
@@ -147,7 +148,7 @@ def _stylegan2_upsampling_conv(x, weight, styles):
 
 
 def test_styled_conv_matches_reference():
-    from spatialgan.layers.modulated import StyledConv
+    from spatialgan.core.layers.modulated import StyledConv
 
     layer = StyledConv(6, 5, w_dim=4, resolution=8, up=True, upsample="fir")
     with torch.no_grad():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spatialgan.training.ema import ema_beta, update_ema
-from spatialgan.training.losses import (discriminator_loss, generator_loss, lazy_adam_hyperparameters,
+from spatialgan.core.losses import (discriminator_loss, generator_loss, lazy_adam_hyperparameters,
                                         path_length_penalty, r1_penalty)
 
 

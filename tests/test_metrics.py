@@ -145,22 +145,23 @@ def test_ssim_matches_scikit_image():
 
 
 # ------------------------------------------------------------------ PPL
-class _LinearHooks:
-    """A 'generator' whose image is its latent: the path length is known in closed form."""
+class _LinearAdapter:
+    """An adapter whose image is its latent: the path length is known in closed form."""
+
+    device = torch.device("cpu")
 
     def latent_shape(self):
         return (3, 2, 2)
 
-    def map_latents(self, G, z, truncation_psi=1.0):
+    def map(self, z, truncation_psi=1.0):
         return z.double()
 
-    def synthesize(self, G, w, noise_mode="const"):
+    def synthesize(self, w, noise_mode="const"):
         return w
 
 
 def test_pixel_ppl_equals_closed_form_for_a_linear_generator():
-    G = torch.nn.Linear(1, 1)
-    lengths = path_lengths(G, _LinearHooks(), 10, batch=4, sampling="full", seed=3)
+    lengths = path_lengths(_LinearAdapter(), 10, batch=4, sampling="full", seed=3)
     g = torch.Generator().manual_seed(3)
     expected = []
     for n in (4, 4, 2):   # the same draws in the same order
@@ -298,7 +299,7 @@ def test_evaluate_proxy_fid_kid_pr_with_cache(tiny_run, tmp_path):
 
 
 def test_training_logs_metrics_at_snapshots(tmp_path):
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     data = write_image_folder(tmp_path / "data", count=8, size=16)
@@ -378,15 +379,14 @@ def test_lpips_matches_direct_computation_and_checks_its_files(tmp_path, monkeyp
 
 
 def test_ppl_with_lpips_distance_is_reported_as_ppl(tiny_run, tmp_path, monkeypatch):
-    from spatialgan.generate import load_generator
+    from spatialgan.api import load
     from spatialgan.metrics import lpips as lpips_module
     from spatialgan.metrics.evaluate import EvalOptions, evaluate
 
     _lpips_files(tmp_path / "lpips")
     original = lpips_module.load_lpips
     monkeypatch.setattr(lpips_module, "load_lpips", lambda folder: original(folder, verify=False))
-    G, cfg, hooks = load_generator(tiny_run / "run")
-    (result,) = evaluate(G, hooks, cfg, ["ppl"], None, EvalOptions(num=8, lpips_dir=str(tmp_path / "lpips")))
+    (result,) = evaluate(load(tiny_run / "run").adapter, ["ppl"], None, EvalOptions(num=8, lpips_dir=str(tmp_path / "lpips")))
     assert result["metric"] == "ppl" and "LPIPS" in result["protocol"] and result["value"] > 0
 
 
@@ -419,4 +419,4 @@ def test_selfssim_on_a_fixed_size_model_is_a_clear_error(tiny_run, capsys):
     from spatialgan.cli import main
 
     assert main(["evaluate", "--ckpt", str(tiny_run / "run"), "--metrics", "selfssim", "--num", "2"]) == 2
-    assert "selfssim needs a model that renders at any scale" in capsys.readouterr().err
+    assert "selfssim needs a model with any_scale (cips, scaleparty)" in capsys.readouterr().err

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spatialgan.layers.noise import grid_noise, lattice_gaussian
-from spatialgan.models.scaleparty import ScalePartyGenerator
+from spatialgan.core.layers.noise import grid_noise, lattice_gaussian
+from spatialgan.models.scaleparty.generator import ScalePartyGenerator
 
 SMALL = dict(z_dim=8, w_dim=8, mapping_layers=2, channel_max=8)
 
@@ -41,7 +41,7 @@ def test_every_feature_map_keeps_n_2l_plus_the_margin(n):
     hooks = [layer.register_forward_hook(lambda m, i, o: seen.append(tuple(o.shape[-2:])))
              for layer in [G.input_conv, *G.convs]]
     with torch.no_grad():
-        out = G.synthesis(G.map(torch.randn(1, 8)), "grid", G.encoding(size=(8 * n, 8 * n)))
+        out = G.synthesize(G.map(torch.randn(1, 8)), "grid", G.encoding(size=(8 * n, 8 * n)))
     for h in hooks:
         h.remove()
     # Input conv: n + 6. At level l: n 2^l + 8 after the first conv, n 2^l + 6 after the second.
@@ -54,9 +54,9 @@ def test_a_region_rendered_alone_equals_the_same_region_of_a_larger_render():
     G = noisy_generator()
     ws = G.map(torch.randn(1, 8))
     with torch.no_grad():
-        wide = G.synthesis(ws, "grid", G.encoding(center=(0.0, 0.0), size=(16, 32)))      # x in [-2, 2]
-        right = G.synthesis(ws, "grid", G.encoding(center=(1.0, 0.0), size=(16, 16)))     # x in [0, 2]
-        inner = G.synthesis(ws, "grid", G.encoding(center=(0.0, 0.0), size=(16, 16)))     # x in [-1, 1]
+        wide = G.synthesize(ws, "grid", G.encoding(center=(0.0, 0.0), size=(16, 32)))      # x in [-2, 2]
+        right = G.synthesize(ws, "grid", G.encoding(center=(1.0, 0.0), size=(16, 16)))     # x in [0, 2]
+        inner = G.synthesize(ws, "grid", G.encoding(center=(0.0, 0.0), size=(16, 16)))     # x in [-1, 1]
     # No padding anywhere, and noise fixed in image space: each pixel depends only on where it is.
     torch.testing.assert_close(right, wide[..., 16:], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(inner, wide[..., 8:24], rtol=1e-5, atol=1e-5)
@@ -66,7 +66,7 @@ def test_render_is_the_full_frame_at_scale_one_and_any_size_works():
     G = noisy_generator()
     ws = G.map(torch.randn(2, 8))
     with torch.no_grad():
-        torch.testing.assert_close(G.render(ws), G.synthesis(ws, "grid"))
+        torch.testing.assert_close(G.render(ws), G.synthesize(ws, "grid"))
         assert G.render(ws, size=(7, 13), scale=0.3, center=(0.2, -0.4)).shape == (2, 3, 7, 13)
     with pytest.raises(ValueError):
         G.render(ws, scale=0.0)
@@ -88,7 +88,7 @@ def test_shifting_the_centre_by_one_output_pixel_shifts_the_render_by_one_pixel(
 
 @pytest.mark.parametrize("tile", [8, 11])
 def test_tiled_render_equals_the_full_render_with_grid_noise_and_warps(tile):
-    from spatialgan.coords import swirl
+    from spatialgan.core.coords import swirl
 
     G = noisy_generator()
     ws = G.map(torch.randn(2, 8))
@@ -104,7 +104,7 @@ def test_tiled_render_equals_the_full_render_with_grid_noise_and_warps(tile):
 
 
 def test_a_stretch_warp_equals_rendering_at_half_the_scale():
-    from spatialgan.coords import stretch
+    from spatialgan.core.coords import stretch
 
     G = noisy_generator()
     ws = G.map(torch.randn(1, 8))
@@ -139,7 +139,7 @@ def test_noise_policies():
 
 
 def test_grid_noise_is_white_on_its_lattice_and_anchored_in_image_space():
-    from spatialgan.coords import region_grid
+    from spatialgan.core.coords import region_grid
 
     period = 2 / 64
     on_lattice = region_grid(size=(96, 96), period=(period, period))     # centres sit on lattice points
@@ -164,7 +164,7 @@ def test_grid_noise_is_white_on_its_lattice_and_anchored_in_image_space():
 
 
 def test_scaleparty_trains_and_renders_full_frames_at_other_resolutions(tmp_path):
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     for mode in ("mix", "l1", "none"):
@@ -180,8 +180,8 @@ def test_scaleparty_trains_and_renders_full_frames_at_other_resolutions(tmp_path
 
 
 def hooks_for(**overrides):
-    from spatialgan.training.config import TrainConfig
-    from spatialgan.training.scaleparty_hooks import ScalePartyHooks
+    from spatialgan.config import TrainConfig
+    from spatialgan.models.scaleparty.hooks import ScalePartyHooks
 
     base = dict(model="scaleparty", resolution=32, batch=8, width=8, z_dim=8, w_dim=8, device="cpu")
     return ScalePartyHooks(TrainConfig(**{**base, **overrides}))
@@ -232,7 +232,7 @@ def test_generated_regions_and_real_crops_show_the_same_place():
 
 def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator():
     from spatialgan.imageutils import resize_antialiased as resize
-    from spatialgan.training.scaleparty_hooks import channelmix, cutmix
+    from spatialgan.models.scaleparty.hooks import channelmix, cutmix
 
     hooks = hooks_for(interscale_prob=1.0)
     G = noisy_generator(32)
@@ -247,7 +247,7 @@ def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator(
     c = request["centers"][0]
     scale = request["frac"] * 32 / request["partner_size"]
     with torch.no_grad():
-        alone = G.synthesis(ws[:1], "grid", G.encoding((float(c[0]), float(c[1])), scale,
+        alone = G.synthesize(ws[:1], "grid", G.encoding((float(c[0]), float(c[1])), scale,
                                                        (request["partner_size"],) * 2), request["noise_seed"][:1])
     torch.testing.assert_close(partner[:1], alone, rtol=1e-5, atol=1e-5)
     mixed = hooks.discriminator_input(images, request)
@@ -276,14 +276,14 @@ def test_l1_consistency_is_the_mean_absolute_difference_at_the_smaller_size():
     images = torch.rand(4, 3, 24, 24)
     partner = torch.rand(2, 3, 16, 16)
     request = {"pair_index": torch.tensor([1, 3]), "partner": partner}
-    got = hooks.generator_regularizers(None, request, images, None, 0)["interscale_l1"]
+    got = hooks.generator_regularizers(None, None, request, images, None, 0)["interscale_l1"]
     small = F.interpolate(images[[1, 3]], size=(16, 16), mode="bilinear", align_corners=False, antialias=True)
     assert float(got) == pytest.approx(3.0 * float((small - partner).abs().mean()))
 
 
 @pytest.fixture()
 def scaleparty_run(tmp_path):
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(model="scaleparty", resolution=16, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2,
@@ -300,8 +300,8 @@ def test_render_cli_any_region_scale_warp_and_tiles(scaleparty_run, tmp_path, ca
     from PIL import Image
 
     from spatialgan.cli import main
-    from spatialgan.coords import swirl
-    from spatialgan.generate import latent_for_seed, load_generator
+    from spatialgan.core.coords import swirl
+    from spatialgan.latents import latent_for_seed, load_generator
     from spatialgan.imageutils import to_uint8
 
     G, _, hooks = load_generator(scaleparty_run)
@@ -338,7 +338,7 @@ def test_projection_finds_a_latent_and_the_cli_writes_renders_of_it(scaleparty_r
     from spatialgan.cli import main
     from spatialgan.generate import load_generator
     from spatialgan.imageutils import save_image, to_uint8
-    from spatialgan.render.project import load_target, project
+    from spatialgan.models.scaleparty.project import load_target, project
 
     G, _, _ = load_generator(scaleparty_run)
     torch.manual_seed(4)
@@ -376,7 +376,7 @@ def test_projection_finds_a_latent_and_the_cli_writes_renders_of_it(scaleparty_r
 
 
 def test_laplacian_l1_against_a_direct_computation():
-    from spatialgan.render.project import laplacian_l1
+    from spatialgan.models.scaleparty.project import laplacian_l1
 
     torch.manual_seed(0)
     a, b = torch.rand(2, 3, 16, 16), torch.rand(2, 3, 16, 16)

@@ -6,13 +6,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatialgan import SpatialGANError
-from spatialgan.layers.modulated import ModulatedConv2d, modulated_conv2d, spatially_modulated_conv2d
-from spatialgan.models.ssn import SSNGenerator
-from spatialgan.models.stylegan2 import StyleGAN2Generator
-from spatialgan.render.blocks import (block_bounds, block_mask, outside_block_distortion, replace_blocks,
+from spatialgan.core.layers.modulated import ModulatedConv2d, modulated_conv2d, spatially_modulated_conv2d
+from spatialgan.models.ssn.generator import SSNGenerator
+from spatialgan.models.stylegan2.generator import StyleGAN2Generator
+from spatialgan.models.ssn.blocks import (block_bounds, block_mask, outside_block_distortion, replace_blocks,
                                       replace_one_block_each)
-from spatialgan.training.config import TrainConfig
-from spatialgan.training.ssn_hooks import SSNHooks
+from spatialgan.config import TrainConfig
+from spatialgan.models.ssn.hooks import SSNHooks
 
 SMALL = dict(z_dim=8, w_dim=8, mapping_layers=2, channel_max=8)
 
@@ -202,7 +202,7 @@ def test_resample_cli_writes_original_resamples_and_overview(tmp_path, capsys):
 
 
 def test_distortion_metric_zero_for_independent_blocks_and_matches_direct_average():
-    from spatialgan.metrics.distortion import distortion
+    from spatialgan.models.ssn.distortion import distortion
 
     class Independent(IndependentBlocks):
         z_dim, latent_rows, latent_cols = 8, 4, 4
@@ -233,7 +233,7 @@ def test_distortion_metric_zero_for_independent_blocks_and_matches_direct_averag
 
 
 def _stylegan2_as_rosinality_file(path, upsample="fir"):
-    from spatialgan.models.convert import ours_to_rosinality
+    from spatialgan.models.stylegan2.rosinality import ours_to_rosinality
 
     torch.manual_seed(5)
     sg2 = StyleGAN2Generator(16, upsample=upsample, **SMALL).eval()
@@ -306,8 +306,8 @@ def test_resample_seeds_never_alias_an_image_seed():
     # torch's CPU generator keeps the low 32 bits of a seed: 2^40 + s would be seed s again.
     import torch
 
-    from spatialgan.generate import latent_for_seed
-    from spatialgan.render.resample import resample_noise_seed
+    from spatialgan.latents import latent_for_seed
+    from spatialgan.models.ssn.resample import resample_noise_seed
 
     seeds = {resample_noise_seed(s, k) for s in range(50) for k in range(8)}
     assert len(seeds) == 400 and all(0 <= s < 2 ** 32 for s in seeds) and not seeds & set(range(10_000))

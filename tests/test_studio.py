@@ -21,7 +21,7 @@ TINY = dict(batch=4, width=16, z_dim=8, w_dim=8, mapping_layers=2, device="cpu",
 
 def tiny_model(kind: str, tmp_path, **extra) -> LoadedModel:
     from spatialgan.generate import load_generator
-    from spatialgan.training.config import TrainConfig
+    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     resolution = 16 if kind != "cips" else 8
@@ -139,7 +139,7 @@ def test_downloaded_latent_reproduces_the_image_from_the_cli(studio, tmp_path):
     sample = studio.sample("ssn", seed=5)
     (tmp_path / "z.safetensors").write_bytes(studio.latent_file("ssn", sample["latent"]))
     ckpt = tmp_path / "ssn.safetensors"
-    from spatialgan.generate import export_generator
+    from spatialgan.checkpoint import export_generator
     export_generator(studio.models["ssn"].cfg.outdir, ckpt)
     assert main(["generate", "--ckpt", str(ckpt), "--latent", str(tmp_path / "z.safetensors"),
                  "--outdir", str(tmp_path / "out")]) == 0

@@ -8,9 +8,9 @@ import torch
 from conftest import write_image_folder
 from spatialgan.data.dataset import ImageDataset
 from spatialgan.models import registry
-from spatialgan.training.checkpoint import find_snapshots
-from spatialgan.training.config import TrainConfig
-from spatialgan.training.hooks import TrainingHooks
+from spatialgan.checkpoint import find_snapshots
+from spatialgan.config import TrainConfig
+from spatialgan.models.interface import TrainingHooks
 from spatialgan.training.loop import Trainer
 
 TINY = dict(resolution=8, batch=8, width=16, z_dim=16, w_dim=16, mapping_layers=2, device="cpu", grid=8,

@@ -1,19 +1,20 @@
-"""Runs a set of metrics on one generator in a single pass over generated and real images; the JSON report."""
+"""Runs registered metrics on one model: each shared pass (real/generated features, SWD patches) once; the report."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from spatialgan import SpatialGANError
+from spatialgan.metrics.registry import (FAKE_FEATURES, FAKE_PATCHES, REAL_FEATURES, REAL_PATCHES, metrics,
+                                         parse_metrics)
+from spatialgan.models.interface import require
 
-METRICS = ("fid", "kid", "pr", "swd", "ppl", "selfssim", "distortion")
-FEATURE_METRICS = ("fid", "kid", "pr")
 DEFAULT_CACHE = Path(os.environ.get("SPATIALGAN_CACHE", "~/.cache/spatialgan")).expanduser() / "real-features"
 
 
@@ -30,14 +31,6 @@ class EvalOptions:
     ppl_sampling: str = "end"
     selfssim_scales: tuple[int, ...] = (1, 2, 4)   # render resolutions as multiples of the trained one
     lpips_dir: str | None = None     # folder with vgg16-397923af.pth and vgg.pth: PPL with LPIPS, else pixel PPL
-
-
-def parse_metrics(text: str) -> list[str]:
-    names = [m.strip().lower() for m in text.split(",") if m.strip()]
-    unknown = [m for m in names if m not in METRICS]
-    if unknown or not names:
-        raise SpatialGANError(f"unknown metric(s) {', '.join(unknown) or '(none)'}; available: {', '.join(METRICS)}")
-    return list(dict.fromkeys(names))
 
 
 def dataset_digest(dataset, count: int) -> str:
@@ -84,9 +77,28 @@ def store_cached_features(path: Path | None, features: torch.Tensor) -> None:
     os.replace(tmp, path)
 
 
-def _record(metric, value, protocol, options, num, **extra) -> dict:
-    return {"metric": metric, "value": value, "protocol": protocol, "num_samples": num, "seed": options.seed,
-            **extra}
+@dataclass
+class EvalContext:
+    """What a metric's compute function reads: the model, the options and the shared passes' results."""
+
+    adapter: object
+    options: EvalOptions
+    data: str | None = None
+    num_real: int = 0
+    extractor: object = None
+    real_features: torch.Tensor | None = None
+    fake_features: torch.Tensor | None = None
+    real_patches: object = None
+    fake_patches: object = None
+    feature_info: dict = field(default_factory=dict)
+
+    @property
+    def config(self):
+        return self.adapter.config
+
+    def record(self, metric, value, protocol, num=None, **extra) -> dict:
+        return {"metric": metric, "value": value, "protocol": protocol,
+                "num_samples": self.options.num if num is None else num, "seed": self.options.seed, **extra}
 
 
 @torch.no_grad()
@@ -101,155 +113,137 @@ def _gather_lists(local: list, dist) -> list:
     return [item for part in gathered for item in part]
 
 
-def evaluate(G, hooks, cfg, names: list[str], data: str | None, options: EvalOptions | None = None,
-             device=None, extractor=None, dist=None) -> list[dict]:
-    """Metric records (metric, value, protocol, num_samples, seed, feature_extractor...) in the order asked.
-    `extractor` reuses an already built feature extractor (training builds it once).
+def _open_dataset(ctx: EvalContext, needs: set, names: list[str]):
+    from spatialgan.data.dataset import ImageDataset
 
-    With `dist` (a DistributedContext of several ranks, all calling this), the generated images for the feature
-    metrics and SWD are split across ranks (batch k on rank k mod world) and their features and SWD patches
-    gathered; real images, PPL, SelfSSIM and distortion run on rank 0, which alone returns the records."""
+    if not ctx.data:
+        raise SpatialGANError(f"{', '.join(names)} compare with real images: pass --data PATH")
+    dataset = ImageDataset(ctx.data, ctx.config.resolution)
+    ctx.num_real = min(len(dataset), ctx.options.num_real or ctx.options.num)
+    if ctx.num_real < 2:
+        raise SpatialGANError(f"dataset {ctx.data} has fewer than 2 images")
+    return dataset
+
+
+def _real_pass(ctx: EvalContext, dataset, needs: set) -> None:
+    """One pass over the real images feeds the SWD patches and (on a cache miss) the features."""
+    from spatialgan.metrics.swd import PatchCollector
+
+    options, cache_path = ctx.options, None
+    if REAL_FEATURES in needs:
+        cache_path = feature_cache_path(dataset, ctx.num_real, ctx.extractor, options.cache_dir)
+        ctx.real_features = load_cached_features(cache_path)
+    if REAL_PATCHES in needs:
+        ctx.real_patches = PatchCollector(ctx.config.resolution, options.seed)
+    want_features = REAL_FEATURES in needs and ctx.real_features is None
+    if not want_features and ctx.real_patches is None:
+        return
+    feats = []
+    for images in real_images(dataset, ctx.num_real, options.batch):
+        if ctx.real_patches is not None:
+            ctx.real_patches.add(images)
+        if want_features:
+            feats.append(ctx.extractor(images))
+    if feats:
+        ctx.real_features = torch.cat(feats)
+        store_cached_features(cache_path, ctx.real_features)
+
+
+@torch.no_grad()
+def _fake_pass(ctx: EvalContext, needs: set, dist) -> None:
+    """Generated images for the features and patches, split across ranks under torch.distributed."""
     from spatialgan.imageutils import to_uint8
+    from spatialgan.metrics.swd import PatchCollector
 
+    options, adapter = ctx.options, ctx.adapter
+    patches = PatchCollector(ctx.config.resolution, options.seed + 1) if FAKE_PATCHES in needs else None
+    feats, device = [], adapter.device
+    # The layers' random noise uses the global RNG: seed it for reproducibility, and restore it afterwards so that
+    # evaluating during training does not change the training run.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        rank, world = (dist.rank, dist.world) if dist is not None else (0, 1)
+        torch.manual_seed(options.seed + rank)
+        gen = torch.Generator().manual_seed(options.seed)
+        done, k = 0, -1
+        while done < options.num:
+            n = min(options.batch, options.num - done)
+            z = torch.randn(n, *adapter.latent_shape(), generator=gen).to(device)    # every rank draws every z
+            done, k = done + n, k + 1
+            if k % world != rank:
+                continue
+            images = adapter.sample(z, options.truncation_psi, "random")
+            uint8 = torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2).contiguous()
+            if FAKE_FEATURES in needs:
+                feats.append(ctx.extractor(uint8))
+            if patches is not None:
+                patches.add(uint8)
+    if FAKE_FEATURES in needs:
+        ctx.fake_features = torch.cat(_gather_lists(feats, dist))
+    if patches is not None:
+        patches.patches = [_gather_lists(level, dist) for level in patches.patches]
+        ctx.fake_patches = patches
+
+
+def evaluate(adapter, names: list[str], data: str | None, options: EvalOptions | None = None, extractor=None,
+             dist=None) -> list[dict]:
+    """Metric records (metric, value, protocol, num_samples, seed, ...) in the order asked, for a model's
+    inference adapter. `extractor` reuses an already built feature extractor (training builds it once).
+
+    With `dist` (a DistributedContext of several ranks, all calling this), the generated images of the shared
+    passes are split across ranks (batch k on rank k mod world) and gathered; real images and the other metrics
+    run on rank 0, which alone returns the records."""
     options = options or EvalOptions()
     main = dist is None or dist.is_main
-    names = parse_metrics(",".join(names))
+    chosen = [metrics()[n] for n in parse_metrics(",".join(names))]
     if options.num < 2:
         raise SpatialGANError("metrics need at least 2 samples (--num)")
-    need_data = [n for n in names if n in FEATURE_METRICS or n == "swd"]
-    dataset = collector_real = collector_fake = None
-    if need_data:
-        from spatialgan.data.dataset import ImageDataset
-
-        if not data:
-            raise SpatialGANError(f"{', '.join(need_data)} compare with real images: pass --data PATH")
-        dataset = ImageDataset(data, cfg.resolution)
-    num_real = min(len(dataset), options.num_real or options.num) if dataset is not None else 0
-    if dataset is not None and num_real < 2:
-        raise SpatialGANError(f"dataset {data} has fewer than 2 images")
-    if extractor is None and any(n in FEATURE_METRICS for n in names):
+    for metric in chosen:
+        if metric.capability:
+            require(adapter.spec, metric.capability, f"metric {metric.name}")
+    needs = set().union(*(m.needs for m in chosen))
+    ctx = EvalContext(adapter, options, data)
+    if needs & {REAL_FEATURES, REAL_PATCHES}:
+        dataset = _open_dataset(ctx, needs, [m.name for m in chosen if m.needs])
+    if needs & {REAL_FEATURES, FAKE_FEATURES}:
         from spatialgan.metrics.features import build_extractor
 
-        extractor = build_extractor(options.features, options.feature_weights,
-                                    device or next(G.parameters()).device)
-    if not any(n in FEATURE_METRICS for n in names):
-        extractor = None
-    real = cache_path = None
-    if extractor is not None and main:
-        cache_path = feature_cache_path(dataset, num_real, extractor, options.cache_dir)
-        real = load_cached_features(cache_path)
-    if "swd" in names:
-        from spatialgan.metrics.swd import PatchCollector
-
-        collector_real = PatchCollector(cfg.resolution, options.seed)
-        collector_fake = PatchCollector(cfg.resolution, options.seed + 1)
-    if main and (collector_real is not None or (extractor is not None and real is None)):
-        # One pass over the real images feeds both the SWD patches and (on a cache miss) the features.
-        real_feats = []
-        for images in real_images(dataset, num_real, options.batch):
-            if collector_real is not None:
-                collector_real.add(images)
-            if extractor is not None and real is None:
-                real_feats.append(extractor(images))
-        if real_feats:
-            real = torch.cat(real_feats)
-            store_cached_features(cache_path, real)
-    fake_feats = []
-    if extractor is not None or collector_fake is not None:
-        device_g = next(G.parameters()).device
-        # The layers' random noise uses the global RNG: seed it for reproducibility, and restore it afterwards so
-        # that evaluating during training does not change the training run.
-        with torch.random.fork_rng(devices=[device_g] if device_g.type == "cuda" else []):
-            rank, world = (dist.rank, dist.world) if dist is not None else (0, 1)
-            torch.manual_seed(options.seed + rank)
-            gen = torch.Generator().manual_seed(options.seed)
-            done, k = 0, -1
-            while done < options.num:
-                n = min(options.batch, options.num - done)
-                z = torch.randn(n, *hooks.latent_shape(), generator=gen).to(device_g)    # every rank draws every z
-                done, k = done + n, k + 1
-                if k % world != rank:
-                    continue
-                images = hooks.sample_images(G, z, options.truncation_psi, "random")
-                uint8 = torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2).contiguous()
-                if extractor is not None:
-                    fake_feats.append(extractor(uint8))
-                if collector_fake is not None:
-                    collector_fake.add(uint8)
-        fake_feats = _gather_lists(fake_feats, dist)
-        if collector_fake is not None:
-            collector_fake.patches = [_gather_lists(level, dist) for level in collector_fake.patches]
+        ctx.extractor = extractor or build_extractor(options.features, options.feature_weights, adapter.device)
+        ctx.feature_info = {"feature_extractor": ctx.extractor.label, "feature_protocol": ctx.extractor.protocol,
+                            "num_real": ctx.num_real, "data": str(data)}
+    if main and needs & {REAL_FEATURES, REAL_PATCHES}:
+        _real_pass(ctx, dataset, needs)
+    if needs & {FAKE_FEATURES, FAKE_PATCHES}:
+        _fake_pass(ctx, needs, dist)
     if not main:
         return []
+    return [record for metric in chosen for record in metric.compute(ctx)]
 
-    results = []
-    if extractor is not None:
-        fake = torch.cat(fake_feats)
-        common = {"feature_extractor": extractor.label, "feature_protocol": extractor.protocol,
-                  "num_real": num_real, "data": str(data)}
-        for name in names:
-            if name == "fid":
-                from spatialgan.metrics.fid import fid_from_features
 
-                results.append(_record("fid", fid_from_features(real, fake), "Fréchet distance of Gaussian fits "
-                                       "(unbiased covariance)", options, options.num, **common))
-            elif name == "kid":
-                from spatialgan.metrics.kid import kid
+def options_from_args(args) -> tuple[EvalOptions, list[str]]:
+    """EvalOptions and metric names from `spatialgan evaluate`'s flags, checked before any work."""
+    names = parse_metrics(args.metrics)
+    if args.num < 2 or args.batch < 1:
+        raise SpatialGANError("--num must be at least 2 and --batch at least 1")
+    if args.out and not Path(args.out).resolve().parent.is_dir():
+        raise SpatialGANError(f"--out {args.out}: the folder does not exist")
+    weights = args.inception_weights if args.features == "inception" else args.resnet20_weights
+    return EvalOptions(num=args.num, num_real=args.num_real, seed=args.seed, batch=args.batch,
+                       truncation_psi=args.truncation_psi, features=args.features, feature_weights=weights,
+                       cache_dir="" if args.no_cache else args.cache_dir, lpips_dir=args.lpips_dir), names
 
-                results.append(_record("kid", kid(real, fake, seed=options.seed), "unbiased MMD^2, cubic polynomial "
-                                       "kernel, 100 subsets of min(1000, n)", options, options.num, **common))
-            elif name == "pr":
-                from spatialgan.metrics.precision_recall import precision_recall
 
-                p, r = precision_recall(real, fake, k=3)
-                for metric, value in (("precision", p), ("recall", r)):
-                    results.append(_record(metric, value, "improved precision/recall, k-NN radii with k = 3",
-                                           options, options.num, **common))
-    for name in names:
-        if name == "swd":
-            from spatialgan.metrics.swd import PROTOCOL, swd_from_collectors
+def evaluate_to_report(model, names: list[str], data, options: EvalOptions, out=None, source: str = "") -> str:
+    """Runs `evaluate` on a loaded Model, writes the JSON report to `out` (if given) and returns the table."""
+    import json
 
-            out = swd_from_collectors(collector_real, collector_fake, options.seed)
-            results.append(_record("swd", out["value"], PROTOCOL, options, options.num, num_real=num_real,
-                                   per_level=out["per_level"], data=str(data)))
-        elif name == "ppl":
-            from spatialgan.metrics.ppl import EPSILON, filtered_mean, path_lengths
-
-            distance, metric = None, "ppl_pixel"
-            measure = ("mean squared pixel difference in [-1, 1] (no LPIPS weights given; not comparable with "
-                       "published PPL)")
-            if options.lpips_dir or os.environ.get("SPATIALGAN_LPIPS"):
-                from spatialgan.metrics.lpips import load_lpips, lpips_distance_for_ppl
-
-                distance = lpips_distance_for_ppl(load_lpips(options.lpips_dir).to(next(G.parameters()).device))
-                metric, measure = "ppl", "LPIPS (VGG16, v0.1), images above 256 px area-downsampled to 256"
-            lengths = path_lengths(G, hooks, options.num, options.batch, options.ppl_sampling, options.seed,
-                                   distance)
-            results.append(_record(metric, filtered_mean(lengths),
-                                   f"PPL in W, sampling '{options.ppl_sampling}', epsilon {EPSILON:g}, distance = "
-                                   f"{measure}, 1-99 percentile filter", options, options.num))
-        elif name == "selfssim":
-            from spatialgan.metrics.selfssim import PROTOCOL, self_ssim
-
-            def render(z, resolution):
-                return hooks.render_full_frame(G, z, resolution, options.truncation_psi)
-
-            resolutions = [cfg.resolution * k for k in options.selfssim_scales]
-            if min(resolutions) < 11:
-                raise SpatialGANError(f"selfssim compares renders with an 11x11 SSIM window; the smallest render "
-                                      f"({min(resolutions)} px) is too small")
-            gen = torch.Generator().manual_seed(options.seed)
-            z = torch.randn(options.num, *hooks.latent_shape(), generator=gen).to(next(G.parameters()).device)
-            results.append(_record("selfssim", self_ssim(render, z, resolutions, options.batch),
-                                   f"{PROTOCOL}; resolutions {resolutions}", options, options.num))
-        elif name == "distortion":
-            if cfg.model != "ssn":
-                raise SpatialGANError(f"distortion needs an SSN checkpoint; this one holds {cfg.model}")
-            from spatialgan.metrics.distortion import distortion
-
-            d = distortion(G, options.num, options.batch, options.seed, options.truncation_psi)
-            results.append(_record("distortion", d["value"], d["protocol"], options, d["num_samples"]))
-    return results
+    results = evaluate(model.adapter, names, data, options)
+    if out:
+        try:
+            Path(out).write_text(json.dumps({"checkpoint": source, "model": model.name, "results": results},
+                                            indent=1))
+        except OSError as exc:
+            raise SpatialGANError(f"--out {out}: cannot write the report ({exc.strerror})") from None
+    return format_table(results)
 
 
 def format_table(results: list[dict]) -> str:

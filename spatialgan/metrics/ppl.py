@@ -17,24 +17,25 @@ def _lerp(a, b, t):
 
 
 @torch.no_grad()
-def path_lengths(G, hooks, num_samples: int, batch: int = 32, sampling: str = "end", seed: int = 0,
+def path_lengths(adapter, num_samples: int, batch: int = 32, sampling: str = "end", seed: int = 0,
                  distance=None, epsilon: float = EPSILON) -> np.ndarray:
-    """Per-sample path lengths. sampling 'end': t = 0 (paths start at an endpoint); 'full': t ~ U(0, 1)."""
+    """Per-sample path lengths of a model's inference adapter (its latent_shape, map and synthesize).
+    sampling 'end': t = 0 (paths start at an endpoint); 'full': t ~ U(0, 1)."""
     if sampling not in ("end", "full"):
         raise ValueError("sampling must be 'end' or 'full'")
-    device = next(G.parameters()).device
+    device = adapter.device
     gen = torch.Generator().manual_seed(seed)
     out = []
     done = 0
     while done < num_samples:
         n = min(batch, num_samples - done)
-        z = torch.randn(2 * n, *hooks.latent_shape(), generator=gen).to(device)
+        z = torch.randn(2 * n, *adapter.latent_shape(), generator=gen).to(device)
         t = torch.zeros(n) if sampling == "end" else torch.rand(n, generator=gen)
-        w = hooks.map_latents(G, z)
+        w = adapter.map(z)
         t = t.to(device).view(-1, *([1] * (w.ndim - 1)))
         w0, w1 = w[:n], w[n:]
         pair = torch.cat([_lerp(w0, w1, t), _lerp(w0, w1, t + epsilon)])
-        images = hooks.synthesize(G, pair, noise_mode="const").float()
+        images = adapter.synthesize(pair, noise_mode="const").float()
         a, b = images[:n], images[n:]
         d = (a - b).square().mean(dim=(1, 2, 3)) if distance is None else distance(a, b)
         out.append((d / epsilon ** 2).cpu().double().numpy())

@@ -1,5 +1,1 @@
-"""Generators, the discriminator, and the registry that maps a model name to its parts."""
-
-from spatialgan.models.registry import MODELS, ModelSpec, get_model
-
-__all__ = ["MODELS", "ModelSpec", "get_model"]
+"""One package per model (stylegan2, ssn, cips, scaleparty), each exporting a ModelSpec (see interface)."""

@@ -99,16 +99,16 @@ def create_app(studio: Studio):
 
 def load_studio(checkpoints: list[str], device: str = "cpu", max_pixels: int = 1 << 20) -> Studio:
     """Loads each checkpoint (a run folder or file) under a short unique name: its model kind, numbered on clashes."""
-    from spatialgan.generate import load_generator
+    from spatialgan.api import load
     from spatialgan.serve.studio import LoadedModel
 
     models = {}
     for path in checkpoints:
-        G, cfg, hooks = load_generator(path, device)
-        name, k = cfg.model, 2
+        model = load(path, device)
+        name, k = model.name, 2
         while name in models:
-            name, k = f"{cfg.model}-{k}", k + 1
-        models[name] = LoadedModel(name, G, cfg, hooks)
+            name, k = f"{model.name}-{k}", k + 1
+        models[name] = LoadedModel(name, model)
     return Studio(models, max_pixels=max_pixels)
 
 

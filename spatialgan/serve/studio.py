@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 
 from spatialgan.imageutils import to_uint8
+from spatialgan.models.interface import ANY_REGION, PANORAMA, RESAMPLE_BLOCKS, WS_INPUT
 
 
 class StudioError(ValueError):
@@ -27,23 +28,31 @@ class StudioError(ValueError):
 
 @dataclass
 class LoadedModel:
+    """A served model: its short name, the API Model, and a lock (one render at a time per model)."""
+
     name: str
-    G: torch.nn.Module
-    cfg: object
-    hooks: object
+    model: object
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def kind(self) -> str:
-        return self.cfg.model
+        return self.model.name
+
+    @property
+    def adapter(self):
+        return self.model.adapter
+
+    def can(self, capability: str) -> bool:
+        return self.model.can(capability)
 
     def info(self) -> dict:
-        info = {"name": self.name, "kind": self.kind, "resolution": self.cfg.resolution,
-                "latent_shape": list(self.hooks.latent_shape())}
-        if self.kind == "ssn":
-            info["grid"] = [self.G.latent_rows, self.G.latent_cols]
-        if self.kind == "cips" and getattr(self.G, "panorama_frames", None):
-            info["panorama_frames"] = float(self.G.panorama_frames)
+        info = {"name": self.name, "kind": self.kind, "resolution": self.model.resolution,
+                "latent_shape": list(self.adapter.latent_shape()),
+                "capabilities": sorted(self.model.capabilities)}
+        if self.can(RESAMPLE_BLOCKS):
+            info["grid"] = list(self.adapter.grid)
+        if self.can(PANORAMA) and self.adapter.panorama_frames:
+            info["panorama_frames"] = float(self.adapter.panorama_frames)
         return info
 
 
@@ -71,7 +80,7 @@ class Studio:
         return self.models[name]
 
     def decode_latent(self, entry: LoadedModel, text: str) -> torch.Tensor:
-        shape = tuple(entry.hooks.latent_shape())
+        shape = tuple(entry.adapter.latent_shape())
         try:
             raw = base64.b64decode(text, validate=True)
         except (ValueError, TypeError):
@@ -82,7 +91,7 @@ class Studio:
         z = torch.from_numpy(np.frombuffer(raw, dtype="<f4").copy()).reshape(1, *shape)
         if not torch.isfinite(z).all() or z.abs().max() > 1e3:
             raise StudioError("the latent holds non-finite or absurdly large values")
-        return z.to(next(entry.G.parameters()).device)
+        return z.to(entry.adapter.device)
 
     def check_size(self, width: int, height: int) -> None:
         if width < 1 or height < 1 or width * height > self.max_pixels:
@@ -96,13 +105,13 @@ class Studio:
     # ------------------------------------------------------------------------------------------ operations
     @torch.no_grad()
     def sample(self, name: str, seed: int, truncation: float = 1.0) -> dict:
-        from spatialgan.generate import latent_for_seed
+        from spatialgan.latents import latent_for_seed
 
         entry = self.model(name)
         self.check_truncation(truncation)
         if not 0 <= seed < 2 ** 32:
             raise StudioError("seed must be within 0..2^32-1 (torch's generator keeps 32 bits of a seed)")
-        z = latent_for_seed(seed, entry.hooks.latent_shape()).to(next(entry.G.parameters()).device)
+        z = latent_for_seed(seed, entry.adapter.latent_shape()).to(entry.adapter.device)
         return {"latent": encode_latent(z), "image": self.image(entry, z, truncation)}
 
     def image(self, entry: LoadedModel, z: torch.Tensor, truncation: float) -> str:
@@ -111,21 +120,19 @@ class Studio:
     def images(self, entry: LoadedModel, z: torch.Tensor, truncation: float) -> list[str]:
         """Base64 PNGs of a batch of latents, generated in one pass."""
         with entry.lock:
-            images = entry.hooks.sample_images(entry.G, z, truncation, "const")
+            images = entry.adapter.sample(z, truncation, "const")
         return [base64.b64encode(png_bytes(images[k:k + 1])).decode() for k in range(images.shape[0])]
 
     @torch.no_grad()
     def resample(self, name: str, latent: str, blocks: list[list[int]], count: int, seed: int,
                  truncation: float = 1.0) -> list[dict]:
         """`count` versions of the latent with `blocks` (row, column) redrawn from fresh N(0, I) latents."""
-        from spatialgan.render.blocks import replace_blocks
-
         entry = self.model(name)
-        if entry.kind != "ssn":
-            raise StudioError(f"block resampling needs an SSN model; {name} is {entry.kind}")
+        if not entry.can(RESAMPLE_BLOCKS):
+            raise StudioError(f"block resampling needs a model with {RESAMPLE_BLOCKS} (ssn); {name} is {entry.kind}")
         self.check_truncation(truncation)
         z = self.decode_latent(entry, latent)
-        rows, cols = entry.G.latent_rows, entry.G.latent_cols
+        rows, cols = entry.adapter.grid
         if not blocks:
             raise StudioError("choose at least one block")
         for block in blocks:
@@ -133,12 +140,12 @@ class Studio:
                 raise StudioError(f"block {block} is outside the {rows}x{cols} latent grid")
         if not 1 <= count <= self.max_count:
             raise StudioError(f"count must be within 1..{self.max_count}")
-        from spatialgan.render.resample import resample_noise_seed
+        from spatialgan.models.ssn.resample import resample_noise_seed
 
         # Hashed like the CLI's resample seeds, so a fresh draw never repeats the latent of an image seed.
         gen = torch.Generator().manual_seed(resample_noise_seed(seed, -1))
         fresh = torch.randn(count, *z.shape[1:], generator=gen).to(z.device)
-        latents = replace_blocks(z.expand(count, -1, -1, -1), [tuple(b) for b in blocks], fresh)
+        latents = entry.adapter.replace_blocks(z, [tuple(b) for b in blocks], fresh)
         images = self.images(entry, latents, truncation)
         return [{"latent": encode_latent(latents[k:k + 1]), "image": images[k]} for k in range(count)]
 
@@ -147,11 +154,12 @@ class Studio:
                truncation: float = 1.0) -> bytes:
         """A PNG of the latent's image over width x height pixels centred on `center`, pixels `scale` times the
         trained frame's (CIPS and ScaleParty); for a cylindrical CIPS, x wraps around the panorama."""
-        from spatialgan.render.render import region_for, render_image, render_scaleparty
+        from spatialgan.rendering import View
 
         entry = self.model(name)
-        if entry.kind not in ("cips", "scaleparty"):
-            raise StudioError(f"{name} ({entry.kind}) renders only its trained frame; zoom needs cips or scaleparty")
+        if not entry.can(ANY_REGION):
+            raise StudioError(f"{name} ({entry.kind}) renders only its trained frame; zoom needs a model with "
+                              f"{ANY_REGION} (cips, scaleparty)")
         self.check_size(width, height)
         self.check_truncation(truncation)
         if not (math.isfinite(scale) and 1e-4 <= scale <= 1e3):
@@ -159,13 +167,9 @@ class Studio:
         if not all(math.isfinite(c) and abs(c) <= 1e4 for c in center):
             raise StudioError("the centre must be finite and within 1e4 of the origin")
         z = self.decode_latent(entry, latent)
+        view = View(width, height, center=tuple(center), scale=scale, noise_seed=0)
         with entry.lock:
-            ws = entry.hooks.map_latents(entry.G, z, truncation)
-            if entry.kind == "scaleparty":
-                image = render_scaleparty(entry.G, ws, width, height, center, scale, tile=256)
-            else:
-                (x0, x1), (y0, y1) = region_for(entry.G, width, height, center, scale)
-                image = render_image(entry.G, ws, width, height, (x0, x1), (y0, y1))
+            image = entry.adapter.render(entry.adapter.map(z, truncation), view)
         return png_bytes(image)
 
     def latent_file(self, name: str, latent: str, truncation: float = 1.0) -> bytes:
@@ -177,6 +181,6 @@ class Studio:
         z = self.decode_latent(entry, latent)
         tensors = {"z": z.cpu().contiguous()}
         with torch.no_grad(), entry.lock:
-            if entry.kind == "scaleparty":
-                tensors["ws"] = entry.hooks.map_latents(entry.G, z, truncation).cpu().contiguous()
+            if entry.can(WS_INPUT):
+                tensors["ws"] = entry.adapter.map(z, truncation).cpu().contiguous()
         return save(tensors, metadata={"model": entry.kind, "name": name, "truncation": str(truncation)})

@@ -1,1 +1,1 @@
-"""Training engine: losses, regularizers, EMA, checkpoints, the loop and its model hooks."""
+"""The training engine: one loop for every model (phases, EMA, snapshots), distributed training, transfer."""

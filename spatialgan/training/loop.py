@@ -14,27 +14,19 @@ from tqdm import tqdm
 from spatialgan import SpatialGANError, __version__
 from spatialgan.data.dataset import ImageDataset, InfiniteSampler
 from spatialgan.imageutils import from_uint8, save_grid
-from spatialgan.layers.precision import set_fp16_resolutions
-from spatialgan.runtime import keep_freed_memory
-from spatialgan.models.registry import get_model
-from spatialgan.training.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
-from spatialgan.training.config import TrainConfig
+from spatialgan.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
+from spatialgan.config import TrainConfig
+from spatialgan.core.layers.precision import set_fp16_resolutions
+from spatialgan.core.losses import (discriminator_loss, generator_loss, lazy_adam_hyperparameters,
+                                    path_length_penalty, r1_penalty)
+from spatialgan.registry import get_model, make_adapter
+from spatialgan.runtime import keep_freed_memory, resolve_device
 from spatialgan.training.distributed import (SINGLE, DistributedContext, ShardedSampler, all_reduce_gradients,
                                             average_running_buffers,
                                             any_rank, barrier, local_batch, mean_over_ranks, parameters_in_sync,
                                             reduce_stats)
 from spatialgan.training.ema import ema_beta, update_ema
-from spatialgan.training.losses import (discriminator_loss, generator_loss, lazy_adam_hyperparameters,
-                                        path_length_penalty, r1_penalty)
 from spatialgan.training.stats import StatCollector, StatsLogger
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SpatialGANError("--device cuda requested but CUDA is not available; use --device cpu")
-    return torch.device(name)
 
 
 class CompiledGenerator:
@@ -43,7 +35,7 @@ class CompiledGenerator:
 
     def __init__(self, G: torch.nn.Module):
         self._module = G
-        for name in ("map", "synthesis", "synthesize"):
+        for name in ("map", "synthesize"):
             if hasattr(G, name):
                 setattr(self, name, torch.compile(getattr(G, name)))
 
@@ -75,7 +67,9 @@ class Trainer:
         if config.init_from and initialize:
             self.G_ema.load_state_dict(self._init_state["G_ema"], strict=False)
             del self._init_state
+        self.spec = spec
         self.hooks = spec.hooks(config)
+        self.adapter = make_adapter(spec, self.G_ema, config)      # grids and metrics see G_ema as tools do
         betas = (config.beta1, config.beta2)
         lr_g, betas_g = lazy_adam_hyperparameters(config.lr, betas, config.pl_interval if config.pl_weight else 0)
         lr_d, betas_d = lazy_adam_hyperparameters(config.lr, betas, config.r1_interval if config.gamma else 0)
@@ -99,7 +93,8 @@ class Trainer:
     def _initialize_from(self, path) -> None:
         """Transfer learning (SSN's recipe): start G (and D, from our own checkpoints) from a trained StyleGAN2 or
         any model with the same layer names; SSN's layers have StyleGAN2's names, so the weights carry over."""
-        from spatialgan.models.convert import load_generator_weights, transfer_weights
+        from spatialgan.checkpoint import copy_matching as transfer_weights
+        from spatialgan.training.transfer import load_generator_weights
 
         self._init_state = load_generator_weights(path)
         missing = transfer_weights(self.G, self._init_state["G"], "G")
@@ -127,7 +122,7 @@ class Trainer:
             fake_logits = self.D_fast(hooks.discriminator_input(fakes, request))
         loss = generator_loss(fake_logits.float())
         self.stats.add("Loss/G/loss", loss)
-        for name, value in hooks.generator_regularizers(self, request, fakes, ws, self.step).items():
+        for name, value in hooks.generator_regularizers(G, self.D, request, fakes, ws, self.step).items():
             self.stats.add(f"Loss/{name}", value)
             loss = loss + value
         self.opt_G.zero_grad(set_to_none=True)
@@ -202,6 +197,9 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict) -> None:
+        if not all(k in state for k in ("G", "D", "opt_G", "opt_D", "progress", "rng")):
+            raise SpatialGANError("this checkpoint holds a generator only (no discriminator or optimizer state), so "
+                                  "it cannot be resumed; start a new run from it with --init-from")
         try:
             self.G.load_state_dict(state["G"])
             self.G_ema.load_state_dict(state["G_ema"])
@@ -240,11 +238,11 @@ class Trainer:
     def grid_latents(self) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.cfg.seed + 12345)
         n = self.cfg.grid if self.cfg.resolution <= 128 else min(self.cfg.grid, 16)
-        return torch.randn(n, *self.hooks.latent_shape(), generator=g)
+        return torch.randn(n, *self.adapter.latent_shape(), generator=g)
 
     def sample_grid(self) -> torch.Tensor:
         z = self.grid_latents().to(self.device)
-        return torch.cat([self.hooks.sample_images(self.G_ema, chunk) for chunk in z.split(16)])
+        return torch.cat([self.adapter.sample(chunk) for chunk in z.split(16)])
 
     def make_loader(self, dataset: ImageDataset):
         workers = self.cfg.workers if self.cfg.workers is not None else (3 if self.device.type == "cuda" else 0)
@@ -317,10 +315,10 @@ class Trainer:
 
     def feature_extractor(self):
         """Built once, and already at start-up, so that a missing weights file fails before training."""
-        from spatialgan.metrics.evaluate import FEATURE_METRICS
         from spatialgan.metrics.features import build_extractor
+        from spatialgan.metrics.registry import needs_features
 
-        if self._extractor is None and any(m in FEATURE_METRICS for m in self.cfg.metrics.split(",")):
+        if self._extractor is None and needs_features(self.cfg.metrics.split(",")):
             self._extractor = build_extractor(self.cfg.metrics_features, self.cfg.metrics_weights, self.device)
         return self._extractor
 
@@ -332,8 +330,8 @@ class Trainer:
         options = EvalOptions(num=cfg.metrics_num, seed=cfg.seed, features=cfg.metrics_features,
                               feature_weights=cfg.metrics_weights)
         start = time.time()
-        results = evaluate(self.G_ema, self.hooks, cfg, cfg.metrics.split(","), dataset.path, options, self.device,
-                           self.feature_extractor(), dist=self.dist)
+        results = evaluate(self.adapter, cfg.metrics.split(","), dataset.path, options, self.feature_extractor(),
+                           dist=self.dist)
         record = {"nimg": self.cur_nimg, "kimg": self.cur_nimg / 1000}
         record.update({f"Metrics/{r['metric']}": r["value"] for r in results})
         record["timing/metrics_sec"] = time.time() - start

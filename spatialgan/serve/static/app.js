@@ -33,13 +33,16 @@ function show() {
   if (!entry) return;
   $("main").src = "data:image/png;base64," + entry.image;
   drawOverlay();
-  if (model().kind === "cips" || model().kind === "scaleparty") renderView();
+  if (can(model(), "any_region")) renderView();
 }
+
+// What a model can do comes from the server (its spec's capabilities), never from its name.
+function can(m, capability) { return (m.capabilities || []).includes(capability); }
 
 function drawOverlay() {
   const m = model(), canvas = $("overlay"), ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
-  if (m.kind !== "ssn") return;
+  if (!can(m, "resample_blocks")) return;
   const [rows, cols] = m.grid, h = canvas.height / rows, w = canvas.width / cols;
   ctx.strokeStyle = "rgba(255,255,255,0.8)";
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) {
@@ -109,9 +112,9 @@ function zoom(factor) { state.view.scale *= factor; renderView(); }
 
 function selectModel() {
   const m = model();
-  $("ssn-panel").classList.toggle("hidden", m.kind !== "ssn" && m.kind !== "stylegan2");
-  $("view-panel").classList.toggle("hidden", m.kind !== "cips" && m.kind !== "scaleparty");
-  $("resample").disabled = m.kind !== "ssn";
+  $("ssn-panel").classList.toggle("hidden", can(m, "any_region"));
+  $("view-panel").classList.toggle("hidden", !can(m, "any_region"));
+  $("resample").disabled = !can(m, "resample_blocks");
   if (m.panorama_frames) $("view-size").value = "512x128";
   state.history = []; state.index = -1; state.view = { cx: 0, cy: 0, scale: 1 };
   sample();
@@ -140,7 +143,7 @@ async function init() {
   $("truncation").oninput = () => { $("truncation-value").textContent = truncation().toFixed(2); };
   $("truncation").onchange = sample;
   $("overlay").onclick = (ev) => {
-    const m = model(); if (m.kind !== "ssn") return;
+    const m = model(); if (!can(m, "resample_blocks")) return;
     const rect = ev.target.getBoundingClientRect();
     const r = Math.floor((ev.clientY - rect.top) / rect.height * m.grid[0]);
     const c = Math.floor((ev.clientX - rect.left) / rect.width * m.grid[1]);
@@ -169,7 +172,7 @@ async function init() {
   };
   $("download-png").onclick = async () => {
     const m = model();
-    if ((m.kind === "cips" || m.kind === "scaleparty") && $("view").src) {
+    if (can(m, "any_region") && $("view").src) {
       download(await (await fetch($("view").src)).blob(), `${m.name}-view.png`);
     } else if (current()) {
       download(await (await fetch($("main").src)).blob(), `${m.name}-seed${$("seed").value}.png`);

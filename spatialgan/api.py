@@ -1,0 +1,151 @@
+"""The Python API: `spatialgan.load(...)` gives a `Model` that samples, resamples SSN blocks and renders regions.
+
+    import spatialgan
+    m = spatialgan.load("ssn")                 # a shipped name, a run folder or a checkpoint file
+    images = m.sample([0, 1, 2])               # (3, 3, R, R) in [-1, 1]
+    edit = m.resample(seed=0, blocks=[(0, 1)], count=4)
+    cips = spatialgan.load("cips")
+    strip = cips.render(seed=2, size=(256, 64), panorama=True)   # (64, 256, 3) uint8
+
+The CLI and the studio are thin layers over this module. Inference never imports the training engine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from spatialgan import SpatialGANError
+from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint
+from spatialgan.config import TrainConfig
+from spatialgan.latents import latent_for_seed
+from spatialgan.models.interface import ANY_REGION, RESAMPLE_BLOCKS, WS_INPUT, require
+from spatialgan.registry import get_model, make_adapter
+from spatialgan.rendering import View
+from spatialgan.runtime import resolve_device
+
+# Shipped demo models (see benchmarks/RESULTS.md for how they were trained; G_ema only).
+SHIPPED_DIR = Path(__file__).parent / "assets" / "models"
+SHIPPED_MODELS = ("ssn", "cips", "scaleparty")
+
+
+def shipped_models() -> list[Path]:
+    paths = [SHIPPED_DIR / f"{name}.safetensors" for name in SHIPPED_MODELS]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise SpatialGANError(f"the shipped demo models are missing ({', '.join(missing)} in {SHIPPED_DIR}); pass "
+                              "--ckpt, or rebuild them with scripts/build_shipped_models.sh")
+    return paths
+
+
+def resolve_source(source: str | Path | None) -> Path:
+    """A checkpoint file, run folder (its newest snapshot) or shipped model name (None: the shipped SSN)."""
+    if source is None or (str(source) in SHIPPED_MODELS and not Path(source).exists()):
+        return shipped_models()[SHIPPED_MODELS.index(str(source or "ssn"))]
+    return resolve_checkpoint(source)
+
+
+class Model:
+    """A trained generator (G_ema) with its config, its model spec and its inference adapter."""
+
+    def __init__(self, G: torch.nn.Module, config: TrainConfig, source: str = ""):
+        self.G, self.config, self.source = G, config, source
+        self.spec = get_model(config.model)
+        self.adapter = make_adapter(self.spec, G, config)
+
+    def __repr__(self) -> str:
+        return f"Model({self.name!r}, {self.resolution}px, from {self.source or 'memory'})"
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def resolution(self) -> int:
+        return self.config.resolution
+
+    @property
+    def capabilities(self) -> frozenset:
+        return self.spec.capabilities
+
+    @property
+    def device(self) -> torch.device:
+        return self.adapter.device
+
+    def can(self, capability: str) -> bool:
+        return self.spec.can(capability)
+
+    # ------------------------------------------------------------------------------------------ latents
+    def latents(self, seeds) -> torch.Tensor:
+        """z for each seed (B, *latent_shape), identical to the CLI's and the studio's."""
+        seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+        shape = self.adapter.latent_shape()
+        return torch.cat([latent_for_seed(s, shape) for s in seeds]).to(self.device)
+
+    def _latent(self, seed: int | None, z: torch.Tensor | None) -> torch.Tensor:
+        if (seed is None) == (z is None):
+            raise SpatialGANError("give a seed or a latent z, not both or neither")
+        return self.latents([seed]) if z is None else z.to(self.device)
+
+    def map(self, z: torch.Tensor, truncation_psi: float = 1.0) -> torch.Tensor:
+        with torch.no_grad():
+            return self.adapter.map(z.to(self.device), truncation_psi)
+
+    # ------------------------------------------------------------------------------------------ operations
+    @torch.no_grad()
+    def sample(self, seeds=None, z: torch.Tensor | None = None, truncation_psi: float = 1.0,
+               noise_mode: str | None = None, batch: int = 16) -> torch.Tensor:
+        """Images (B, 3, R, R) in [-1, 1] for seeds or latents, in batches of `batch`."""
+        z = self.latents(seeds) if z is None else z.to(self.device)
+        if noise_mode is not None:
+            self.adapter.check_noise(noise_mode)
+        return torch.cat([self.adapter.sample(chunk, truncation_psi, noise_mode) for chunk in z.split(batch)])
+
+    def resample(self, blocks, count: int = 4, seed: int | None = None, z: torch.Tensor | None = None,
+                 truncation_psi: float = 1.0):
+        """SSN: the image of `seed` (or latent z) and `count` versions with `blocks` [(row, col)...] redrawn."""
+        from spatialgan.models.ssn.resample import resample_blocks
+
+        require(self.spec, RESAMPLE_BLOCKS, "block resampling")
+        if count < 1:
+            raise SpatialGANError("count must be at least 1")
+        return resample_blocks(self.adapter, self._latent(seed, z), [tuple(b) for b in blocks], count,
+                               truncation_psi, image_seed=seed or 0)
+
+    @torch.no_grad()
+    def render(self, seed: int | None = None, z: torch.Tensor | None = None, ws: torch.Tensor | None = None,
+               size: tuple[int, int] | None = None, truncation_psi: float = 1.0, **view) -> np.ndarray:
+        """(H, W, 3) uint8 render of one latent over any region (CIPS, ScaleParty): size=(width, height) and
+        the fields of spatialgan.rendering.View (center, scale, region, panorama, foveate, warp, noise, ...)."""
+        require(self.spec, ANY_REGION, "rendering a region")
+        width, height = size or (self.resolution, self.resolution)
+        if seed is not None:
+            view.setdefault("noise_seed", seed)      # image-space noise follows the image's seed
+        spec = View(width, height, **view)
+        if ws is None:
+            ws = self.adapter.map(self._latent(seed, z), truncation_psi)
+        else:
+            require(self.spec, WS_INPUT, "rendering from a W+ latent")
+        return self.adapter.render(ws.to(self.device), spec)
+
+    def render_full_frame(self, z: torch.Tensor, resolution: int, truncation_psi: float = 1.0) -> torch.Tensor:
+        return self.adapter.render_full_frame(z.to(self.device), resolution, truncation_psi)
+
+
+def load(source: str | Path | None = "ssn", device: str = "cpu", ema: bool = True) -> Model:
+    """A Model from a shipped name ('ssn', 'cips', 'scaleparty'), a run folder or a checkpoint file."""
+    path = resolve_source(source)
+    state = load_checkpoint(path)
+    if not isinstance(state.get("config"), dict):
+        raise SpatialGANError(f"{path} holds no model configuration; is it a spatialgan checkpoint?")
+    config = TrainConfig.from_dict(state["config"])
+    key = "G_ema" if ema or "G" not in state else "G"
+    G = get_model(config.model).build_generator(config)
+    try:
+        G.load_state_dict(state[key])
+    except (KeyError, RuntimeError) as exc:
+        raise SpatialGANError(f"checkpoint {path} does not match its own config: {exc}") from None
+    G = G.to(resolve_device(device)).eval().requires_grad_(False)
+    return Model(G, config, str(path))

@@ -1,0 +1,169 @@
+"""Single-file checkpoints: tensors in safetensors, everything else as JSON in its header; atomic and checksummed.
+
+A nested state (dicts, lists, tuples, numbers, strings, tensors) is split into a flat tensor dict and a JSON
+skeleton that points at the tensors by key. No pickle is involved, so loading can never run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from spatialgan import SpatialGANError
+
+FORMAT = "spatialgan-checkpoint"
+FORMAT_VERSION = 1
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".ckpt")
+
+
+def _flatten(obj: Any, tensors: dict[str, torch.Tensor], prefix: str) -> Any:
+    if isinstance(obj, torch.Tensor):
+        key = prefix or "root"
+        tensors[key] = obj.detach().cpu().contiguous().clone()
+        return {"__tensor__": key}
+    if isinstance(obj, dict):
+        # Keys keep their type (optimizer state is keyed by int).
+        return {"__dict__": [[k, _flatten(v, tensors, f"{prefix}/{k}")] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_flatten(v, tensors, f"{prefix}/{i}") for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_flatten(v, tensors, f"{prefix}/{i}") for i, v in enumerate(obj)]
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} at {prefix!r} in a checkpoint")
+
+
+def _unflatten(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(node, dict):
+        if "__tensor__" in node:
+            return tensors[node["__tensor__"]]
+        if "__dict__" in node:
+            return {k: _unflatten(v, tensors) for k, v in node["__dict__"]}
+        if "__tuple__" in node:
+            return tuple(_unflatten(v, tensors) for v in node["__tuple__"])
+        raise ValueError(f"unexpected checkpoint node {sorted(node)}")
+    if isinstance(node, list):
+        return [_unflatten(v, tensors) for v in node]
+    return node
+
+
+def _digest(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for key in sorted(tensors):
+        t = tensors[key]
+        h.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
+        if t.numel():
+            h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
+    """Writes `state` atomically: temporary file in the same folder, fsync, rename, fsync of the folder."""
+    path = Path(path)
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = _flatten(state, tensors, "")
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
+                "skeleton": json.dumps(skeleton), "sha256": _digest(tensors)}
+    data = st_save(tensors, metadata=metadata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Loads and verifies a checkpoint; any truncation or corruption raises SpatialGANError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpatialGANError(f"checkpoint not found: {path}")
+    raw = path.read_bytes()
+    try:
+        tensors = st_load(raw)
+        header_len = int.from_bytes(raw[:8], "little")
+        metadata = json.loads(raw[8:8 + header_len]).get("__metadata__", {})
+    except Exception as exc:  # safetensors raises several types for damaged files
+        raise SpatialGANError(f"checkpoint {path} is truncated or corrupt ({exc}); use an earlier snapshot") from None
+    if metadata.get("format") != FORMAT:
+        raise SpatialGANError(f"{path} is not a spatialgan checkpoint (no '{FORMAT}' header)")
+    if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
+        raise SpatialGANError(f"{path} was written by a newer spatialgan (format {metadata['format_version']}); upgrade")
+    if _digest(tensors) != metadata.get("sha256"):
+        raise SpatialGANError(f"checkpoint {path} failed its checksum (corrupt); use an earlier snapshot")
+    return _unflatten(json.loads(metadata["skeleton"]), tensors)
+
+
+def snapshot_name(cur_nimg: int) -> str:
+    return f"network-snapshot-{cur_nimg:09d}.safetensors"
+
+
+def find_snapshots(folder: str | os.PathLike) -> list[Path]:
+    """Snapshots written by the trainer in `folder`, oldest first."""
+    return sorted(Path(folder).glob("network-snapshot-*.safetensors"))
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> Path:
+    """A checkpoint file, or the newest snapshot in a run folder."""
+    path = Path(path)
+    if path.is_dir():
+        snaps = find_snapshots(path)
+        if not snaps:
+            raise SpatialGANError(f"no network-snapshot-*.safetensors in {path}; pass a checkpoint file instead")
+        return snaps[-1]
+    if not path.exists():
+        raise SpatialGANError(f"checkpoint not found: {path}")
+    if path.suffix not in CHECKPOINT_SUFFIXES:
+        raise SpatialGANError(f"{path}: expected a checkpoint ending in {', '.join(CHECKPOINT_SUFFIXES)}")
+    return path
+
+
+def save_generator_checkpoint(path: str | os.PathLike, config: dict, G_ema: torch.nn.Module,
+                              progress: dict | None = None) -> Path:
+    """A generator-only checkpoint (config and G_ema; no D, optimizers or G), which every inference tool and
+    `train --init-from` read like any checkpoint."""
+    from spatialgan import __version__
+
+    return save_checkpoint(path, {"spatialgan_version": __version__, "config": config, "progress": progress or {},
+                                  "G_ema": G_ema.state_dict()})
+
+
+def export_generator(src, dest) -> Path:
+    """A small inference-only copy of a checkpoint: G_ema and the config."""
+    state = load_checkpoint(resolve_checkpoint(src))
+    small = {"spatialgan_version": state.get("spatialgan_version", ""), "config": state["config"],
+             "progress": state.get("progress", {}), "G_ema": state["G_ema"]}
+    return save_checkpoint(dest, small)
+
+
+def copy_matching(module: torch.nn.Module, state: dict, what: str) -> list[str]:
+    """Copies every entry of `state` whose name and shape match; a shape mismatch is an error naming the layer.
+    Returns the module's entries that the state did not provide (they keep their initialisation)."""
+    own = module.state_dict()
+    for name, value in state.items():
+        if name in own and own[name].shape != value.shape:
+            raise SpatialGANError(f"cannot initialise {what} from this checkpoint: {name} has shape "
+                                  f"{tuple(value.shape)} there but {tuple(own[name].shape)} here (check --resolution, "
+                                  f"--width, --channel-base, --z-dim, --w-dim, --mapping-layers)")
+    missing = [k for k in own if k not in state]
+    module.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
+    return missing

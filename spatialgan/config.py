@@ -1,0 +1,144 @@
+"""The run configuration: the engine's options plus every model's own, stored flat in each checkpoint.
+
+`CoreOptions` are the options every model shares; each model package declares its own dataclass
+(spatialgan.models.<name>.options), and `TrainConfig` is their union, so old flat checkpoints keep loading and
+`cfg.latent_rows` reads the same as `cfg.lr`. Every value is checked against its declaration on construction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, fields
+
+from spatialgan import SpatialGANError
+from spatialgan.options import option, validate
+from spatialgan.registry import MODELS, get_model
+
+ARCH, OPTIM, DATA, RUN, METRICS = "architecture", "optimisation", "data", "run", "evaluation at snapshots"
+
+
+@dataclass
+class CoreOptions:
+    model: str = option("stylegan2", f"model to train: {', '.join(MODELS)}", group=RUN)
+    data: str | None = option(None, "folder, .zip or LMDB of images", group=DATA)
+    outdir: str = option("runs/run", "run folder (checkpoints, stats, grids)", group=RUN)
+    resolution: int = option(32, "output resolution (a power of two)", low=4, high=8192, group=ARCH)
+    batch: int = option(32, "batch size (the global batch under torchrun)", low=1, high=1 << 16, group=OPTIM)
+    kimg: float = option(100.0, "training length in thousands of real images", low=0, group=RUN)
+    width: int | None = option(None, "maximum channel count (default 512 on CUDA, 128 on CPU)", low=1,
+                               high=1 << 14, group=ARCH)
+    channel_base: int = option(32768, "channels at resolution r: min(channel_base / r, width)", low=1, group=ARCH)
+    z_dim: int = option(512, "latent size", low=1, high=1 << 14, group=ARCH)
+    w_dim: int = option(512, "style size", low=1, high=1 << 14, group=ARCH)
+    mapping_layers: int = option(8, "mapping network depth", low=1, high=64, group=ARCH)
+    upsample: str = option("bilinear", "generator upsampling (fir is StyleGAN2's own and exact for rosinality "
+                           "transfer)", choices=("bilinear", "fir"), group=ARCH)
+    downsample: str = option("fir", "discriminator downsampling", choices=("fir", "avg"), group=ARCH)
+    lr: float = option(0.0025, "Adam learning rate (G and D)", low=0, high=1, group=OPTIM)
+    beta1: float = option(0.0, "Adam beta1", low=0, high=0.999999, group=OPTIM)
+    beta2: float = option(0.99, "Adam beta2", low=0, high=0.999999, group=OPTIM)
+    gamma: float | None = option(None, "R1 weight (default 0.0002 res^2 / batch, StyleGAN2-ADA's heuristic)",
+                                 low=0, group=OPTIM)
+    r1_interval: int = option(16, "R1 every N steps (lazy)", low=1, group=OPTIM)
+    pl_weight: float = option(2.0, "path-length regularizer weight", low=0, group=OPTIM)
+    pl_interval: int = option(4, "path length every N steps (lazy)", low=1, group=OPTIM)
+    pl_batch_shrink: int = option(2, "path length on batch / N samples", low=1, group=OPTIM)
+    pl_decay: float = option(0.01, "decay of the path-length running mean", low=0, high=1, group=OPTIM)
+    style_mixing: float = option(0.9, "style mixing probability", low=0, high=1, group=OPTIM)
+    ema_kimg: float | None = option(None, "G_ema half-life in kimg (default batch * 10 / 32)", low=0, group=OPTIM)
+    ema_rampup: float | None = option(0.05, "EMA ramp-up as a fraction of the images seen", low=0, group=OPTIM)
+    crop: str = option("center", "how reals are made square", choices=("center", "random", "none"), group=DATA)
+    xflip: bool = option(False, "random horizontal flips of reals", group=DATA)
+    workers: int | None = option(None, "data loader processes (default 0 on CPU, 3 on CUDA)", low=0, high=256,
+                                 group=DATA)
+    init_from: str | None = option(None, "start from a trained StyleGAN2: our checkpoint or a rosinality .pt "
+                                   "(SSN's transfer recipe)", group=RUN)
+    seed: int = option(0, "random seed", low=0, high=2 ** 63 - 1, group=RUN)
+    device: str = option("auto", "auto, cpu, cuda or cuda:N", group=RUN)
+    amp: bool = option(False, "bf16 mixed precision (CUDA only)", group=RUN)
+    fp16_res: int = option(0, "float16 in the N highest-resolution blocks of G and D, activations clamped to "
+                           "+-256 (StyleGAN2-ADA uses 4)", low=0, high=16, group=RUN)
+    compile: bool = option(False, "torch.compile the networks for the main G and D phases (regularizers stay "
+                           "eager)", group=RUN)
+    channels_last: bool | None = option(None, "NHWC tensors (default: on CPU, where it measured ~12% faster)",
+                                        cli=False, group=RUN)
+    tick_kimg: float = option(1.0, "kimg between stats lines", low=1e-6, group=RUN)
+    snap_kimg: float = option(10.0, "kimg between snapshots", low=1e-6, group=RUN)
+    keep: int = option(0, "snapshots to keep (0: all)", low=0, group=RUN)
+    grid: int = option(64, "images in each snapshot grid", low=1, high=1024, group=RUN)
+    metrics: str = option("", "metrics at each snapshot, comma list such as swd,fid (see `evaluate`)",
+                          group=METRICS)
+    metrics_num: int = option(2000, "generated samples per evaluation", low=2, group=METRICS)
+    metrics_features: str = option("inception", "features for fid/kid/pr (resnet20: a CIFAR-10 proxy)",
+                                   choices=("inception", "resnet20"), group=METRICS)
+    metrics_weights: str | None = option(None, "weights file of the feature extractor", group=METRICS)
+
+
+class _ConfigBehaviour:
+    """Defaults that depend on other options, checks across options, and flat (de)serialisation."""
+
+    def __post_init__(self):
+        validate(self)
+        get_model(self.model)                       # a clear error listing the registered models
+        import torch
+
+        on_cuda = self.device.startswith("cuda") or (self.device == "auto" and torch.cuda.is_available())
+        if self.width is None:
+            self.width = 512 if on_cuda else 128    # a CPU cannot train 512 wide
+        if self.channels_last is None:
+            self.channels_last = not on_cuda        # NCHW measured faster on CUDA
+        if self.amp and self.fp16_res:
+            raise SpatialGANError("choose bf16 autocast (--amp) or float16 high-resolution blocks (--fp16-res), "
+                                  "not both")
+        if self.resolution & (self.resolution - 1):
+            raise SpatialGANError(f"resolution (--resolution) must be a power of two, got {self.resolution}")
+        if self.gamma is None:
+            self.gamma = 0.0002 * self.resolution ** 2 / self.batch
+        if self.ema_kimg is None:
+            self.ema_kimg = self.batch * 10 / 32
+        if self.pl_weight > 0 and self.batch // self.pl_batch_shrink < 1:
+            raise SpatialGANError("--batch is too small for the path-length batch shrink")
+        if self.metrics:
+            from spatialgan.metrics.registry import parse_metrics
+
+            self.metrics = ",".join(parse_metrics(self.metrics))
+
+    @property
+    def spec(self):
+        return get_model(self.model)
+
+    def model_options(self):
+        """This run's model options as the model's own dataclass (None for a model without options)."""
+        cls = self.spec.options
+        return None if cls is None else cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """From flat keys (every checkpoint so far); unknown keys are ignored."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+def _union_fields() -> list[tuple]:
+    specs, seen = [], set()
+    for cls in [CoreOptions] + [spec.options for spec in MODELS.values() if spec.options is not None]:
+        for f in fields(cls):
+            if f.name in seen:
+                raise TypeError(f"option {f.name} is declared twice")
+            seen.add(f.name)
+            copy = dataclasses.field(default=f.default, default_factory=f.default_factory, metadata=f.metadata)
+            specs.append((f.name, f.type, copy))
+    return specs
+
+
+TrainConfig = dataclasses.make_dataclass("TrainConfig", _union_fields(), bases=(_ConfigBehaviour,))
+TrainConfig.__module__ = __name__
+TrainConfig.__doc__ = "Every option of a run: CoreOptions plus each registered model's options."
+
+
+def model_option_fields(name: str) -> list:
+    cls = get_model(name).options
+    return [] if cls is None else list(fields(cls))

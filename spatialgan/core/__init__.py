@@ -1,0 +1,1 @@
+"""The StyleGAN2 core every model shares: layers, mapping, synthesis network, discriminator, losses, coordinates."""

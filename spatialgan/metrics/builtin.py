@@ -1,0 +1,93 @@
+"""The built-in metrics, each registered with the passes and capability it needs: fid, kid, pr, swd, ppl,
+selfssim, distortion."""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+from spatialgan import SpatialGANError
+from spatialgan.metrics.registry import FAKE_FEATURES, FAKE_PATCHES, REAL_FEATURES, REAL_PATCHES, register_metric
+from spatialgan.models.interface import ANY_SCALE, DISTORTION
+
+FEATURES = (REAL_FEATURES, FAKE_FEATURES)
+
+
+@register_metric("fid", needs=FEATURES, summary="Fréchet Inception distance")
+def fid(ctx) -> list[dict]:
+    from spatialgan.metrics.fid import fid_from_features
+
+    value = fid_from_features(ctx.real_features, ctx.fake_features)
+    return [ctx.record("fid", value, "Fréchet distance of Gaussian fits (unbiased covariance)", **ctx.feature_info)]
+
+
+@register_metric("kid", needs=FEATURES, summary="kernel Inception distance")
+def kid(ctx) -> list[dict]:
+    from spatialgan.metrics.kid import kid as kid_value
+
+    value = kid_value(ctx.real_features, ctx.fake_features, seed=ctx.options.seed)
+    return [ctx.record("kid", value, "unbiased MMD^2, cubic polynomial kernel, 100 subsets of min(1000, n)",
+                       **ctx.feature_info)]
+
+
+@register_metric("pr", needs=FEATURES, summary="improved precision and recall")
+def precision_recall(ctx) -> list[dict]:
+    from spatialgan.metrics.precision_recall import precision_recall as pr
+
+    p, r = pr(ctx.real_features, ctx.fake_features, k=3)
+    return [ctx.record(name, value, "improved precision/recall, k-NN radii with k = 3", **ctx.feature_info)
+            for name, value in (("precision", p), ("recall", r))]
+
+
+@register_metric("swd", needs=(REAL_PATCHES, FAKE_PATCHES), summary="sliced Wasserstein distance of patches")
+def swd(ctx) -> list[dict]:
+    from spatialgan.metrics.swd import PROTOCOL, swd_from_collectors
+
+    out = swd_from_collectors(ctx.real_patches, ctx.fake_patches, ctx.options.seed)
+    return [ctx.record("swd", out["value"], PROTOCOL, num_real=ctx.num_real, per_level=out["per_level"],
+                       data=str(ctx.data))]
+
+
+@register_metric("ppl", summary="perceptual path length in W (LPIPS, or pixels without its weights)")
+def ppl(ctx) -> list[dict]:
+    from spatialgan.metrics.ppl import EPSILON, filtered_mean, path_lengths
+
+    options, distance, metric = ctx.options, None, "ppl_pixel"
+    measure = "mean squared pixel difference in [-1, 1] (no LPIPS weights given; not comparable with published PPL)"
+    if options.lpips_dir or os.environ.get("SPATIALGAN_LPIPS"):
+        from spatialgan.metrics.lpips import load_lpips, lpips_distance_for_ppl
+
+        distance = lpips_distance_for_ppl(load_lpips(options.lpips_dir).to(ctx.adapter.device))
+        metric, measure = "ppl", "LPIPS (VGG16, v0.1), images above 256 px area-downsampled to 256"
+    lengths = path_lengths(ctx.adapter, options.num, options.batch, options.ppl_sampling, options.seed, distance)
+    return [ctx.record(metric, filtered_mean(lengths), f"PPL in W, sampling '{options.ppl_sampling}', epsilon "
+                       f"{EPSILON:g}, distance = {measure}, 1-99 percentile filter")]
+
+
+@register_metric("selfssim", capability=ANY_SCALE, summary="consistency of one latent's renders across scales")
+def selfssim(ctx) -> list[dict]:
+    from spatialgan.metrics.selfssim import PROTOCOL, self_ssim
+
+    options = ctx.options
+    resolutions = [ctx.config.resolution * k for k in options.selfssim_scales]
+    if min(resolutions) < 11:
+        raise SpatialGANError(f"selfssim compares renders with an 11x11 SSIM window; the smallest render "
+                              f"({min(resolutions)} px) is too small")
+
+    def render(z, resolution):
+        return ctx.adapter.render_full_frame(z, resolution, options.truncation_psi)
+
+    gen = torch.Generator().manual_seed(options.seed)
+    z = torch.randn(options.num, *ctx.adapter.latent_shape(), generator=gen).to(ctx.adapter.device)
+    return [ctx.record("selfssim", self_ssim(render, z, resolutions, options.batch),
+                       f"{PROTOCOL}; resolutions {resolutions}")]
+
+
+@register_metric("distortion", capability=DISTORTION, summary="SSN: change outside a resampled block")
+def distortion(ctx) -> list[dict]:
+    from spatialgan.models.ssn.distortion import distortion as measure
+
+    options = ctx.options
+    d = measure(ctx.adapter.G, options.num, options.batch, options.seed, options.truncation_psi)
+    return [ctx.record("distortion", d["value"], d["protocol"], num=d["num_samples"])]

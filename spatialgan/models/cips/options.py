@@ -1,0 +1,20 @@
+"""CIPS's own options: depth, coordinate embedding (CIPS vs CIPS-NE), cylindrical panoramas, patch training."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spatialgan.options import option
+
+
+@dataclass
+class CIPSOptions:
+    cips_layers: int = option(14, "CIPS: modulated FC layers, even (a ToRGB after every second)", low=2, high=64)
+    coord_embedding: bool = option(True, "CIPS-NE: Fourier features only, no learned coordinate embedding",
+                                   flag="--no-coord-embedding")
+    panorama_frames: float | None = option(None, "CIPS: train cylindrically; 360 degrees = this many frame widths "
+                                           "(e.g. 4)", low=1e-3, high=1e3)
+    patch_size: int | None = option(None, "CIPS: train on P x P patches of random regions at random scales (D "
+                                    "sees patches)", low=4)
+    cips_channels: list | None = option(None, "CIPS: width of each layer pair (None: all --width; official: "
+                                        "512..128)", cli=False)

@@ -1,0 +1,139 @@
+"""ScaleParty training hooks: multi-scale partial generation, matching real crops, inter-scale augmentation."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from spatialgan import SpatialGANError, batchrng
+from spatialgan.core.coords import region_grid
+from spatialgan.imageutils import resize_antialiased
+from spatialgan.models.scaleparty.options import INTERSCALE_MODES
+from spatialgan.models.stylegan2.hooks import StyleGAN2Hooks
+
+
+def cutmix(images: torch.Tensor, other: torch.Tensor, uniforms: torch.Tensor | None = None) -> torch.Tensor:
+    """Each image with a random box (side sqrt(1 - lambda) of the image, lambda ~ U(0, 1), as in CutMix) taken
+    from `other`. `uniforms` (B, 3) in [0, 1): lambda and the box's place (drawn here when not given)."""
+    b, _, h, w = images.shape
+    u = torch.rand(b, 3, device=images.device) if uniforms is None else uniforms.to(images.device)
+    cut_h = (h * torch.sqrt(1 - u[:, 0])).long().clamp(min=1)
+    cut_w = (w * torch.sqrt(1 - u[:, 0])).long().clamp(min=1)
+    top = (u[:, 1] * (h - cut_h + 1)).long()
+    left = (u[:, 2] * (w - cut_w + 1)).long()
+    rows = torch.arange(h, device=images.device)[None, :, None]
+    cols = torch.arange(w, device=images.device)[None, None, :]
+    box = ((rows >= top[:, None, None]) & (rows < (top + cut_h)[:, None, None]) &
+           (cols >= left[:, None, None]) & (cols < (left + cut_w)[:, None, None]))
+    return torch.where(box[:, None], other, images)
+
+
+def channelmix(images: torch.Tensor, other: torch.Tensor, uniforms: torch.Tensor | None = None) -> torch.Tensor:
+    """Each image with a random non-empty, proper subset of its channels taken from `other`. `uniforms` (B,) in
+    [0, 1) picks the subset (drawn here when not given)."""
+    b, c = images.shape[:2]
+    subsets = torch.tensor([[(k >> i) & 1 for i in range(c)] for k in range(1, 2 ** c - 1)], device=images.device)
+    u = torch.rand(b, device=images.device) if uniforms is None else uniforms.to(images.device)
+    chosen = subsets[(u * len(subsets)).long().clamp(max=len(subsets) - 1)].bool()
+    return torch.where(chosen[:, :, None, None], other, images)
+
+
+class ScalePartyHooks(StyleGAN2Hooks):
+    """Each batch renders random regions a = (c, s, r): r is r_small or r_large = 1.5 r_small (one per batch),
+    the region's side is a fraction f ~ U(scale_min, scale_max) of the frame (one per batch), and each sample's
+    centre is uniform over the places where the region lies inside the frame. Reals are cut to the same regions.
+    With probability `interscale_prob` a sample is also rendered at the other size (same z, same region, same
+    image-space noise) and D sees CutMix or ChannelMix of the two (`interscale mix`), or the pair is tied by an
+    L1 loss at the smaller size (`interscale l1`). Noise is the 'grid' policy with a fresh seed per sample."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        cfg = config
+        step = cfg.resolution // 4                                       # 2^L with the generator's base of 4
+        self.small = cfg.small_size or cfg.resolution // 2
+        self.large = self.small * 3 // 2
+        if cfg.multiscale and (self.small % step or self.large % step or self.small * 3 % 2):
+            raise SpatialGANError(f"ScaleParty's training sizes r_small = {self.small} and r_large = 1.5 r_small "
+                                  f"must be multiples of {step} at resolution {cfg.resolution}")
+        if not 0 < cfg.scale_min <= cfg.scale_max <= 1:
+            raise SpatialGANError(f"need 0 < scale_min <= scale_max <= 1 (regions inside the real frame), got "
+                                  f"{cfg.scale_min}, {cfg.scale_max}")
+        if cfg.interscale not in INTERSCALE_MODES:
+            raise SpatialGANError(f"interscale must be one of {', '.join(INTERSCALE_MODES)}, got {cfg.interscale!r}")
+
+    # ------------------------------------------------------------------------------------------ requests
+    def sample_request(self, batch_size, device):
+        request = super().sample_request(batch_size, device)
+        request["noise_seed"] = batchrng.randint(2 ** 31, batch_size, device=device)
+        cfg = self.config
+        if not cfg.multiscale:
+            return request
+        size = self.small if float(torch.rand(())) < 0.5 else self.large
+        frac = cfg.scale_min + (cfg.scale_max - cfg.scale_min) * float(torch.rand(()))
+        request.update(size=size, frac=frac, centers=(batchrng.rand(batch_size, 2) * 2 - 1) * (1 - frac))
+        if cfg.interscale != "none" and cfg.interscale_prob > 0:
+            # Per sample: the pairing coin, CutMix or ChannelMix, lambda and the box's place, the channel subset.
+            coins = batchrng.rand(batch_size, 6)
+            request["pair_index"] = torch.nonzero(coins[:, 0] < cfg.interscale_prob)[:, 0].to(device)
+            request["mix_uniforms"] = coins[:, 1:]
+            request["partner_size"] = self.large if size == self.small else self.small
+        return request
+
+    def region_positions(self, request, size: int, pad: int = 0, step: int = 1, index=None) -> torch.Tensor:
+        """Positions (B, 2, ...) of each sample's region at `size` output pixels; with step 2^L and pad n_pad, the
+        generator's base-level encoding."""
+        centers = request["centers"] if index is None else request["centers"][index.cpu()]
+        period = 2 * request["frac"] / size * step
+        n = size // step
+        return torch.cat([region_grid((float(cx), float(cy)), (period, period), (n, n), pad=pad)
+                          for cx, cy in centers])
+
+    def _render(self, G, ws, request, size, index=None):
+        step = 2 ** G.levels
+        enc = self.region_positions(request, size, G.n_pad, step, index).to(ws.device)
+        seeds = request["noise_seed"] if index is None else request["noise_seed"][index]
+        return G.synthesize(ws, "grid", enc, seeds)
+
+    def synthesize_request(self, G, ws, request):
+        if "size" not in request:
+            return G.synthesize(ws, "grid", None, request["noise_seed"])
+        images = self._render(G, ws, request, request["size"])
+        index = request.get("pair_index")
+        if index is not None and len(index):
+            request["partner"] = self._render(G, ws[index], request, request["partner_size"], index)
+        return images
+
+    # ------------------------------------------------------------------------------------------ reals and D
+    def prepare_reals(self, reals, request):
+        """Cuts each real image to its sample's region: antialiased downsizing to about the region's sampling
+        period, then bicubic sampling at the exact pixel positions of the generated region."""
+        if "size" not in request:
+            return reals
+        size, frac, full = request["size"], request["frac"], reals.shape[-1]
+        shrink = frac * full / size                                     # real pixels per output pixel
+        source = resize_antialiased(reals, max(size, round(full / shrink))) if shrink > 1 else reals
+        grid = self.region_positions(request, size).to(reals.device, reals.dtype).permute(0, 2, 3, 1)
+        out = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
+        return out.clamp(-1, 1)
+
+    def discriminator_input(self, images, request):
+        partner = request.get("partner")
+        if self.config.interscale != "mix" or partner is None:
+            return images
+        index = request["pair_index"]
+        main, other = images[index], resize_antialiased(partner, images.shape[-1])
+        u = request["mix_uniforms"][index.cpu()].to(images.device)
+        use_cut = (u[:, 0] < 0.5)[:, None, None, None]
+        mixed = torch.where(use_cut, cutmix(main, other, u[:, 1:4]), channelmix(main, other, u[:, 4]))
+        images = images.clone()
+        images[index] = mixed
+        return images
+
+    def generator_regularizers(self, G, D, request, images, ws, step):
+        partner = request.get("partner")
+        if self.config.interscale != "l1" or partner is None:
+            return {}
+        main = images[request["pair_index"]]
+        small = min(main.shape[-1], partner.shape[-1])
+        l1 = (resize_antialiased(main, small) - resize_antialiased(partner, small)).abs().mean()
+        return {"interscale_l1": self.config.lambda_interscale * l1}

@@ -1,0 +1,20 @@
+"""SSN (spatially stochastic networks): a grid of latent blocks, spatially modulated convs, block resampling."""
+
+from spatialgan.core.discriminator import build_discriminator
+from spatialgan.models.interface import DISTORTION, INIT_FROM_STYLEGAN2, RESAMPLE_BLOCKS, ModelSpec
+from spatialgan.models.ssn.adapter import SSNAdapter
+from spatialgan.models.ssn.generator import SSNGenerator
+from spatialgan.models.ssn.hooks import SSNHooks
+from spatialgan.models.ssn.options import SSNOptions
+
+
+def build_generator(cfg) -> SSNGenerator:
+    return SSNGenerator(cfg.resolution, latent_rows=cfg.latent_rows, latent_cols=cfg.latent_cols, z_dim=cfg.z_dim,
+                        w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base,
+                        channel_max=cfg.width, upsample=cfg.upsample)
+
+
+SPEC = ModelSpec(
+    name="ssn", summary="spatially stochastic networks (Wang et al. 2021): resample latent blocks of an image",
+    build_generator=build_generator, build_discriminator=build_discriminator, adapter=SSNAdapter, hooks=SSNHooks,
+    options=SSNOptions, capabilities=frozenset({RESAMPLE_BLOCKS, DISTORTION, INIT_FROM_STYLEGAN2}))

@@ -1,1 +1,0 @@
-"""Rendering tools on top of trained generators: SSN block resampling, overlays."""

@@ -1,0 +1,42 @@
+"""Transfer learning (SSN's recipe): start a run's G (and D) from a trained StyleGAN2, ours or rosinality's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from spatialgan import SpatialGANError
+from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint
+from spatialgan.models.stylegan2.rosinality import rosinality_to_ours
+
+
+def load_generator_weights(path) -> dict:
+    """{'G', 'G_ema', optional 'D', 'source'} from one of our checkpoints or a rosinality `.pt` file.
+
+    Our checkpoints carry a discriminator with the same layout as every model's here, so it transfers too;
+    rosinality's discriminator has another layout and is not converted (the run starts with a fresh D)."""
+    path = Path(path)
+    if path.is_dir() or path.suffix == ".safetensors":
+        state = load_checkpoint(resolve_checkpoint(path))
+        if "G_ema" not in state:
+            raise SpatialGANError(f"--init-from {path}: the checkpoint holds no generator")
+        # Generator-only files (shipped models, conversions) carry G_ema alone: start G from it too.
+        return {"G": state.get("G", state["G_ema"]), "G_ema": state["G_ema"], "D": state.get("D"),
+                "source": "spatialgan"}
+    if not path.is_file():
+        raise SpatialGANError(f"--init-from {path}: no such file")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise SpatialGANError(f"--init-from {path}: cannot read it as a rosinality .pt checkpoint ({exc})") from None
+    if not isinstance(ckpt, dict) or not any(k in ckpt for k in ("g_ema", "g")):
+        raise SpatialGANError(f"--init-from {path}: expected a rosinality checkpoint with 'g_ema' (and 'g')")
+    latent_avg = ckpt.get("latent_avg")
+    try:
+        g_ema = rosinality_to_ours(ckpt.get("g_ema", ckpt.get("g")), latent_avg)
+        g = rosinality_to_ours(ckpt["g"], latent_avg) if "g" in ckpt else g_ema
+    except (KeyError, IndexError, AttributeError, TypeError, ValueError) as exc:
+        raise SpatialGANError(f"--init-from {path}: an incomplete rosinality generator (missing {exc})") from None
+    return {"G": g, "G_ema": g_ema, "D": None, "source": "rosinality"}
+
