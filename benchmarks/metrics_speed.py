@@ -19,9 +19,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
-from spatialgan.registry import get_model  # noqa: E402
 from spatialgan.config import TrainConfig  # noqa: E402
+from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
+from spatialgan.registry import get_model, make_adapter  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 
@@ -51,7 +51,7 @@ def main() -> None:
         rows = []
         for label in ("no cache", "cached reals"):
             start = time.time()
-            results = evaluate(G, spec.hooks(cfg), cfg, ["swd", "fid"], str(data), options)
+            results = evaluate(make_adapter(spec, G, cfg), ["swd", "fid"], str(data), options)
             rows.append((label, time.time() - start, results))
     print(f"# {args.num} generated 32x32 images (width {args.width}) vs {args.num} CIFAR-10 reals, "
           f"{torch.get_num_threads()} CPU threads")

@@ -26,18 +26,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from spatialgan.config import TrainConfig  # noqa: E402
 from spatialgan.demo import build_demo_dataset  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.metrics.selfssim import self_ssim  # noqa: E402
-from spatialgan.config import TrainConfig  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 
 
 @torch.no_grad()
 def diversity(trainer, pairs: int = 256) -> float:
     g = torch.Generator().manual_seed(1)
-    z = torch.randn(2 * pairs, *trainer.hooks.latent_shape(), generator=g).to(trainer.device)
-    images = torch.cat([trainer.hooks.sample_images(trainer.G_ema, chunk) for chunk in z.split(128)])
+    z = torch.randn(2 * pairs, *trainer.adapter.latent_shape(), generator=g).to(trainer.device)
+    images = torch.cat([trainer.adapter.sample(chunk) for chunk in z.split(128)])
     return float((images[:pairs] - images[pairs:]).square().mean())
 
 
@@ -70,17 +70,16 @@ def main() -> None:
         start = time.time()
         trainer.run(progress=False)
         seconds = time.time() - start
-        G, hooks = trainer.G_ema, trainer.hooks
         z = torch.randn(args.selfssim_num, cfg.z_dim, generator=torch.Generator().manual_seed(2)).to(trainer.device)
 
-        def render(zb, res):
-            return hooks.render_full_frame(G, zb, res)
+        def render(zb, res, adapter=trainer.adapter):
+            return adapter.render_full_frame(zb, res)
 
         seen = self_ssim(render, z, [r // 2, 3 * r // 4, r])
         unseen = self_ssim(render, z, [r // 2, 2 * r])
         metrics = ["swd", "fid"] if Path(args.resnet20_weights).is_file() else ["swd"]
         quality = {q["metric"]: q["value"] for q in evaluate(
-            G, hooks, cfg, metrics, str(data),
+            trainer.adapter, metrics, str(data),
             EvalOptions(num=args.num, features="resnet20", feature_weights=args.resnet20_weights, cache_dir=""))}
         rows.append({"variant": variant, "selfssim_seen": seen, "selfssim_unseen": unseen, "swd": quality["swd"],
                      "proxy_fid": quality.get("fid", float("nan")), "diversity": diversity(trainer),

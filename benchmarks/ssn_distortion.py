@@ -20,10 +20,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from spatialgan.demo import build_demo_dataset  # noqa: E402
-from spatialgan.models.ssn.distortion import distortion  # noqa: E402
-from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.config import TrainConfig  # noqa: E402
+from spatialgan.demo import build_demo_dataset  # noqa: E402
+from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
+from spatialgan.models.ssn.distortion import distortion  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 
 
@@ -31,7 +31,7 @@ from spatialgan.training.loop import Trainer  # noqa: E402
 def diversity(trainer, pairs: int = 512) -> float:
     """Mean squared difference between images of independent latents (constant noise)."""
     g = torch.Generator().manual_seed(1)
-    z = torch.randn(2 * pairs, *trainer.hooks.latent_shape(), generator=g).to(trainer.device)
+    z = torch.randn(2 * pairs, *trainer.adapter.latent_shape(), generator=g).to(trainer.device)
     images = torch.cat([trainer.G_ema(chunk, noise_mode="const") for chunk in z.split(128)])
     return float((images[:pairs] - images[pairs:]).square().mean())
 
@@ -73,7 +73,7 @@ def main() -> None:
         d = distortion(trainer.G_ema, args.num, seed=0)
         metrics = ["swd", "fid"] if Path(args.resnet20_weights).is_file() else ["swd"]
         quality = {r["metric"]: r["value"] for r in evaluate(
-            trainer.G_ema, trainer.hooks, cfg, metrics, str(data),
+            trainer.adapter, metrics, str(data),
             EvalOptions(num=args.num, features="resnet20", feature_weights=args.resnet20_weights, cache_dir=""))}
         rows.append({"lambda_D": lam, "distortion": d["value"], "swd": quality["swd"],
                      "proxy_fid": quality.get("fid", float("nan")), "diversity": diversity(trainer),
@@ -81,7 +81,8 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     where = torch.cuda.get_device_name() if torch.device(args.device).type == "cuda" else "cpu"
     start = f", from a {args.init_kimg:g}-kimg StyleGAN2" if args.init_kimg else ""
-    print(f"\n# SSN {args.resolution}x{args.resolution}, width {args.width}, batch {args.batch}, {args.kimg:g} kimg{start}, "
+    print(f"\n# SSN {args.resolution}x{args.resolution}, width {args.width}, batch {args.batch}, "
+          f"{args.kimg:g} kimg{start}, "
           f"{where}; distortion over {args.num} samples")
     print("| lambda_D | distortion | SWD x1e3 | proxy FID | diversity | train img/s | train s |\n"
           "|---|---|---|---|---|---|---|")

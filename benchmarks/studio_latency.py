@@ -17,9 +17,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from spatialgan.generate import load_generator  # noqa: E402
-from spatialgan.serve.studio import LoadedModel, Studio  # noqa: E402
+from spatialgan.api import load  # noqa: E402
 from spatialgan.config import TrainConfig  # noqa: E402
+from spatialgan.serve.studio import LoadedModel, Studio  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 
 
@@ -27,8 +27,7 @@ def build(kind: str, resolution: int, width: int, outdir: Path, **extra) -> Load
     cfg = TrainConfig(model=kind, resolution=resolution, batch=4, width=width, z_dim=128, w_dim=128,
                       mapping_layers=4, device="cpu", outdir=str(outdir / kind), grid=4, **extra)
     Trainer(cfg).save_snapshot()
-    G, cfg, hooks = load_generator(outdir / kind)
-    return LoadedModel(kind, G, cfg, hooks)
+    return LoadedModel(kind, load(outdir / kind))
 
 
 def timed(fn, repeats: int) -> float:
@@ -57,11 +56,12 @@ def main() -> None:
         z = studio.sample("ssn", 0)["latent"]
         rows = []
         for count in (1, 4):
-            ms = timed(lambda: studio.resample("ssn", z, [[1, 2]], count, seed=1), args.repeats)
+            ms = timed(lambda count=count: studio.resample("ssn", z, [[1, 2]], count, seed=1), args.repeats)
             rows.append((f"SSN resample, {count} version(s), {args.resolution}x{args.resolution}", ms, ms / count))
         for kind in ("scaleparty", "cips"):
             latent = studio.sample(kind, 0)["latent"]
-            ms = timed(lambda: studio.render(kind, latent, 256, 256, scale=0.25), args.repeats)
+            ms = timed(lambda kind=kind, latent=latent: studio.render(kind, latent, 256, 256, scale=0.25),
+                       args.repeats)
             rows.append((f"{kind} view 256x256", ms, ms))
     print(f"# width {args.width}, z/w 128, {torch.get_num_threads()} threads, torch {torch.__version__}; median of "
           f"{args.repeats}")

@@ -58,14 +58,13 @@ def measure(model: str, args) -> dict:
         sync(device)
         train_rates.append(window * args.batch / (time.perf_counter() - start))
     trainer.stats.means()
-    G = trainer.G_ema
-    z = torch.randn(args.batch, *trainer.hooks.latent_shape(), device=device)
+    z = torch.randn(args.batch, *trainer.adapter.latent_shape(), device=device)
     gen_rates = []
     with torch.no_grad():
         for i in range(args.repeats + 1):
             start = time.perf_counter()
             for _ in range(args.gen_batches):
-                trainer.hooks.sample_images(G, z)
+                trainer.adapter.sample(z)
             sync(device)
             if i:  # first round is warm-up
                 gen_rates.append(args.gen_batches * args.batch / (time.perf_counter() - start))

@@ -16,7 +16,7 @@ def main(outdir: str = "docs") -> None:
     import uvicorn
     from playwright.sync_api import sync_playwright
 
-    from spatialgan.generate import shipped_models
+    from spatialgan.api import shipped_models
     from spatialgan.serve.app import create_app, load_studio
 
     out = Path(outdir)

@@ -107,7 +107,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     if metadata.get("format") != FORMAT:
         raise SpatialGANError(f"{path} is not a spatialgan checkpoint (no '{FORMAT}' header)")
     if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
-        raise SpatialGANError(f"{path} was written by a newer spatialgan (format {metadata['format_version']}); upgrade")
+        raise SpatialGANError(f"{path} was written by a newer spatialgan (format {metadata['format_version']}); "
+                              "upgrade")
     if _digest(tensors) != metadata.get("sha256"):
         raise SpatialGANError(f"checkpoint {path} failed its checksum (corrupt); use an earlier snapshot")
     return _unflatten(json.loads(metadata["skeleton"]), tensors)

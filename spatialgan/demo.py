@@ -71,8 +71,12 @@ def _svg_curves(records: list[dict], keys: list[str], width: int = 520, height: 
         return "<p>no statistics recorded</p>"
     x0, x1, y0, y1 = min(xs), max(xs) or 1, min(ys), max(ys)
     x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
-    sx = lambda x: 40 + (x - x0) / (x1 - x0) * (width - 50)
-    sy = lambda y: height - 25 - (y - y0) / (y1 - y0) * (height - 40)
+    def sx(x):
+        return 40 + (x - x0) / (x1 - x0) * (width - 50)
+
+    def sy(y):
+        return height - 25 - (y - y0) / (y1 - y0) * (height - 40)
+
     parts = [f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg" style="background:#fff">',
              f'<text x="5" y="12" font-size="10">{y1:.3g}</text><text x="5" y="{height - 25}" font-size="10">'
              f'{y0:.3g}</text><text x="{width - 60}" y="{height - 5}" font-size="10">{x1:.3g} kimg</text>']
@@ -230,8 +234,8 @@ def add_scaleparty_section(report: Report, outdir: Path, data: Path, kimg: float
                + report.image(wide, "scaleparty-wide.png", "aspect ratio 3:1 at the trained scale: the frame "
                               "extended sideways", 3)
                + report.image(tall, "scaleparty-tall.png", "aspect ratio 1:2", 3)
-               + report.image(outside, "scaleparty-extrapolation.png", "extrapolation: four times the frame's width and "
-                              "height; the box is the trained frame", 3)
+               + report.image(outside, "scaleparty-extrapolation.png", "extrapolation: four times the frame's "
+                              "width and height; the box is the trained frame", 3)
                + report.image(warped, "scaleparty-swirl.png", "a swirl warp of the positional encoding", 3))
 
 
@@ -267,7 +271,8 @@ def add_ssn_section(report: Report, outdir: Path, data: Path, stylegan2_cfg: Tra
     from spatialgan.models.ssn.resample import overview_strip
 
     trainer, seconds, model = train_section_model(
-        outdir, "ssn-run", DEMO_SSN, data, kimg, seed, progress, init_from=str(find_snapshots(stylegan2_cfg.outdir)[-1]))
+        outdir, "ssn-run", DEMO_SSN, data, kimg, seed, progress,
+        init_from=str(find_snapshots(stylegan2_cfg.outdir)[-1]))
     cfg, rows = model.config, []
     for s in range(4):
         block = (s % cfg.latent_rows, (3 * s + 1) % cfg.latent_cols)

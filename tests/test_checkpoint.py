@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from spatialgan import SpatialGANError
-from spatialgan.checkpoint import (find_snapshots, load_checkpoint, resolve_checkpoint, save_checkpoint,
-                                            snapshot_name)
+from spatialgan.checkpoint import find_snapshots, load_checkpoint, resolve_checkpoint, save_checkpoint, snapshot_name
 
 
 def nested_state():

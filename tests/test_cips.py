@@ -45,7 +45,8 @@ def test_coordinate_embedding_reads_the_table_exactly_at_trained_pixels_and_inte
 
 def test_modulated_linear_matches_direct_reference_and_a_1x1_modulated_conv():
     g = torch.Generator().manual_seed(0)
-    x, weight, styles = torch.randn(2, 7, 5, generator=g), torch.randn(3, 5, generator=g), torch.randn(2, 5, generator=g)
+    x, weight = torch.randn(2, 7, 5, generator=g), torch.randn(3, 5, generator=g)
+    styles = torch.randn(2, 5, generator=g)
     ref = torch.empty(2, 7, 3)
     for b in range(2):
         wb = weight * styles[b][None, :]
@@ -105,7 +106,7 @@ def test_pixels_are_conditionally_independent():
 
 
 def test_cips_ne_has_no_embedding_and_trains(tmp_path):
-    from spatialgan.generate import generate_images, load_generator
+    from spatialgan.api import load
     from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
@@ -117,16 +118,17 @@ def test_cips_ne_has_no_embedding_and_trains(tmp_path):
     t.train_step(torch.rand(4, 3, 8, 8) * 2 - 1)
     assert any(not torch.equal(a, b) for a, b in zip(before, t.G.parameters()))
     t.save_snapshot()
-    G, loaded, hooks = load_generator(tmp_path)
-    assert isinstance(G, CIPSGenerator) and generate_images(G, hooks, loaded, [0, 1]).shape == (2, 3, 8, 8)
-    assert hooks.render_full_frame(G, torch.randn(1, 8), 24).shape == (1, 3, 24, 24)
+    model = load(tmp_path)
+    assert isinstance(model.G, CIPSGenerator) and model.sample([0, 1]).shape == (2, 3, 8, 8)
+    assert model.render_full_frame(torch.randn(1, 8), 24).shape == (1, 3, 24, 24)
 
 
 def test_cips_cli_train_and_selfssim(tmp_path):
     import json
 
-    from conftest import write_image_folder
     from spatialgan.cli import main
+
+    from conftest import write_image_folder
 
     data = write_image_folder(tmp_path / "data", count=8, size=16)
     run = tmp_path / "run"
@@ -148,18 +150,18 @@ def test_banded_render_equals_one_shot_and_render_cli(tmp_path, capsys):
     import numpy as np
     from PIL import Image
 
+    from spatialgan.api import load
     from spatialgan.cli import main
-    from spatialgan.latents import latent_for_seed, load_generator
+    from spatialgan.config import TrainConfig
     from spatialgan.imageutils import to_uint8
     from spatialgan.models.cips.render import render_image
-    from spatialgan.config import TrainConfig
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(model="cips", resolution=8, batch=4, width=16, z_dim=8, w_dim=8, mapping_layers=2,
                       cips_layers=4, device="cpu", outdir=str(tmp_path / "run"), grid=4)
     Trainer(cfg).save_snapshot()
-    G, _, hooks = load_generator(tmp_path / "run")
-    ws = hooks.map_latents(G, latent_for_seed(5, hooks.latent_shape()))
+    model = load(tmp_path / "run")
+    G, ws = model.G, model.map(model.latents(5))
     one_shot = to_uint8(G.synthesize(ws, coords=pixel_grid(30, 70)))[0]
     for band in (1, 50, 70 * 30):
         banded = render_image(G, ws, 70, 30, band_pixels=band)
@@ -181,7 +183,7 @@ def test_render_refuses_fixed_size_models(tmp_path, capsys):
                       outdir=str(tmp_path / "run"), grid=4)
     Trainer(cfg).save_snapshot()
     assert main(["render", "--ckpt", str(tmp_path / "run"), "--size", "16x16", "--out", str(tmp_path / "x.png")]) == 2
-    assert "renders at any size (cips or scaleparty)" in capsys.readouterr().err
+    assert "needs a model with any_region (cips, scaleparty); this one is stylegan2" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------ cylindrical panoramas
@@ -213,8 +215,9 @@ def test_panorama_is_periodic_and_its_seam_is_as_smooth_as_the_interior():
 def test_cylindrical_training_and_panorama_cli(tmp_path, capsys):
     from PIL import Image
 
-    from conftest import write_image_folder
     from spatialgan.cli import main
+
+    from conftest import write_image_folder
 
     data = write_image_folder(tmp_path / "data", count=8, size=16)
     run = tmp_path / "run"
@@ -234,8 +237,8 @@ def test_cylindrical_training_and_panorama_cli(tmp_path, capsys):
 
 
 def test_cylindrical_requests_carry_random_angles():
-    from spatialgan.models.cips.hooks import CIPSHooks
     from spatialgan.config import TrainConfig
+    from spatialgan.models.cips.hooks import CIPSHooks
 
     cfg = TrainConfig(model="cips", resolution=8, z_dim=8, w_dim=8, width=16, mapping_layers=2, cips_layers=4,
                       panorama_frames=4, device="cpu")
@@ -389,8 +392,8 @@ def test_per_pixel_noise_only_in_random_mode():
 
 # ------------------------------------------------------------------ patch training
 def test_patch_requests_match_generated_coordinates_and_real_crops():
-    from spatialgan.models.cips.hooks import CIPSHooks
     from spatialgan.config import TrainConfig
+    from spatialgan.models.cips.hooks import CIPSHooks
 
     cfg = TrainConfig(model="cips", resolution=16, patch_size=8, z_dim=8, w_dim=8, width=16, mapping_layers=2,
                       cips_layers=4, device="cpu")

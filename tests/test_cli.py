@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import truncated_png_bytes, write_image_folder
 from spatialgan.cli import main
+
+from conftest import truncated_png_bytes, write_image_folder
 
 TINY_FLAGS = ["--resolution", "8", "--batch", "8", "--width", "16", "--z-dim", "16", "--w-dim", "16",
               "--mapping-layers", "2", "--device", "cpu", "--quiet"]

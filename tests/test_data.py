@@ -8,10 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import truncated_png_bytes, write_image_folder
 from spatialgan import SpatialGANError
 from spatialgan.data.dataset import ImageDataset, InfiniteSampler, crop_square, to_rgb
 from spatialgan.data.pack import pack_dataset
+
+from conftest import truncated_png_bytes, write_image_folder
 
 
 def test_folder_dataset_reads_tree(image_folder):

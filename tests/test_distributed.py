@@ -10,8 +10,9 @@ import sys
 import pytest
 import torch
 
-from conftest import write_image_folder
 from spatialgan import batchrng
+
+from conftest import write_image_folder
 
 TINY = ["--resolution", "8", "--batch", "8", "--width", "16", "--z-dim", "16", "--w-dim", "16",
         "--mapping-layers", "2", "--device", "cpu", "--quiet", "--tick-kimg", "0.008"]
@@ -63,7 +64,8 @@ def test_sharded_sampler_splits_each_global_batch_by_stride():
     inner = InfiniteSampler(10, seed=3)
     stream = [x for _, x in zip(range(16), inner)]
     for rank in (0, 1):
-        mine = [x for _, x in zip(range(8), ShardedSampler(InfiniteSampler(10, seed=3), 8, DistributedContext(rank, 2)))]
+        sharded = ShardedSampler(InfiniteSampler(10, seed=3), 8, DistributedContext(rank, 2))
+        mine = [x for _, x in zip(range(8), sharded)]
         assert mine == stream[rank::2]
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from spatialgan.core.layers.precision import FP16_CLAMP, clamp_fp16, set_fp16_resolutions
 from spatialgan.core.discriminator import Discriminator
+from spatialgan.core.layers.precision import FP16_CLAMP, clamp_fp16, set_fp16_resolutions
 from spatialgan.models.stylegan2.generator import StyleGAN2Generator
 
 

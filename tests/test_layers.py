@@ -6,9 +6,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from spatialgan.core.layers import (Downsample2d, EqualizedConv2d, EqualizedLinear, ModulatedConv2d, NoiseInjection,
-                               ToRGB, Upsample2d, modulated_conv2d)
 from spatialgan.core.discriminator import Discriminator, minibatch_stddev
+from spatialgan.core.layers import (
+    Downsample2d,
+    EqualizedConv2d,
+    EqualizedLinear,
+    ModulatedConv2d,
+    NoiseInjection,
+    ToRGB,
+    Upsample2d,
+    modulated_conv2d,
+)
 from spatialgan.core.mapping import MappingNetwork, normalize_2nd_moment
 from spatialgan.core.synthesis import channels_at
 from spatialgan.models.stylegan2.generator import StyleGAN2Generator

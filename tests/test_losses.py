@@ -5,9 +5,14 @@ import math
 import pytest
 import torch
 
+from spatialgan.core.losses import (
+    discriminator_loss,
+    generator_loss,
+    lazy_adam_hyperparameters,
+    path_length_penalty,
+    r1_penalty,
+)
 from spatialgan.training.ema import ema_beta, update_ema
-from spatialgan.core.losses import (discriminator_loss, generator_loss, lazy_adam_hyperparameters,
-                                        path_length_penalty, r1_penalty)
 
 
 def test_nonsaturating_losses_hand_values():

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import SHARED, write_image_folder
 from spatialgan import SpatialGANError
 from spatialgan.metrics.fid import feature_statistics, fid_from_features, frechet_distance
 from spatialgan.metrics.kid import kid, mmd2_unbiased
@@ -18,6 +17,8 @@ from spatialgan.metrics.ppl import filtered_mean, path_lengths
 from spatialgan.metrics.precision_recall import knn_radii, precision_recall
 from spatialgan.metrics.ssim import ssim
 from spatialgan.metrics.swd import PatchCollector, laplacian_pyramid, pyr_down, pyr_up, swd_from_collectors
+
+from conftest import SHARED, write_image_folder
 
 RESNET20 = SHARED / "weights" / "resnet20-cifar10-12fca82f.th"
 CIFAR = SHARED / "data" / "cifar10-jpeg.tar.gz"
@@ -339,7 +340,7 @@ def _lpips_reference(vgg, lin, a, b):
 
     shift = torch.tensor([-0.030, -0.088, -0.188]).view(1, 3, 1, 1)
     scale = torch.tensor([0.458, 0.448, 0.450]).view(1, 3, 1, 1)
-    taps, stages = [], [[0, 2], [5, 7], [10, 12, 14], [17, 19, 21], [24, 26, 28]]
+    stages = [[0, 2], [5, 7], [10, 12, 14], [17, 19, 21], [24, 26, 28]]
 
     def features(x):
         x, out = (x - shift) / scale, []
@@ -386,7 +387,8 @@ def test_ppl_with_lpips_distance_is_reported_as_ppl(tiny_run, tmp_path, monkeypa
     _lpips_files(tmp_path / "lpips")
     original = lpips_module.load_lpips
     monkeypatch.setattr(lpips_module, "load_lpips", lambda folder: original(folder, verify=False))
-    (result,) = evaluate(load(tiny_run / "run").adapter, ["ppl"], None, EvalOptions(num=8, lpips_dir=str(tmp_path / "lpips")))
+    options = EvalOptions(num=8, lpips_dir=str(tmp_path / "lpips"))
+    (result,) = evaluate(load(tiny_run / "run").adapter, ["ppl"], None, options)
     assert result["metric"] == "ppl" and "LPIPS" in result["protocol"] and result["value"] > 0
 
 

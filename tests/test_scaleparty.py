@@ -174,8 +174,8 @@ def test_scaleparty_trains_and_renders_full_frames_at_other_resolutions(tmp_path
         t.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
         means = t.stats.means()
         assert ("Loss/interscale_l1" in means) == (mode == "l1")
-    assert t.hooks.render_full_frame(t.G_ema, torch.randn(2, 8), 32).shape == (2, 3, 32, 32)
-    assert t.hooks.render_full_frame(t.G_ema, torch.randn(2, 8), 20).shape == (2, 3, 20, 20)
+    assert t.adapter.render_full_frame(torch.randn(2, 8), 32).shape == (2, 3, 32, 32)
+    assert t.adapter.render_full_frame(torch.randn(2, 8), 20).shape == (2, 3, 20, 20)
     t.save_snapshot()
 
 
@@ -299,13 +299,13 @@ def test_render_cli_any_region_scale_warp_and_tiles(scaleparty_run, tmp_path, ca
     import numpy as np
     from PIL import Image
 
+    from spatialgan.api import load
     from spatialgan.cli import main
     from spatialgan.core.coords import swirl
-    from spatialgan.latents import latent_for_seed, load_generator
     from spatialgan.imageutils import to_uint8
 
-    G, _, hooks = load_generator(scaleparty_run)
-    ws = hooks.map_latents(G, latent_for_seed(3, hooks.latent_shape()))
+    model = load(scaleparty_run)
+    G, ws = model.G, model.map(model.latents(3))
     out = tmp_path / "r.png"
     args = ["render", "--ckpt", str(scaleparty_run), "--seed", "3", "--size", "37x21", "--center", "0.2,-0.3",
             "--scale", "0.4", "--out", str(out)]
@@ -335,12 +335,12 @@ def test_projection_finds_a_latent_and_the_cli_writes_renders_of_it(scaleparty_r
     from PIL import Image
 
     from spatialgan import SpatialGANError
+    from spatialgan.api import load
     from spatialgan.cli import main
-    from spatialgan.generate import load_generator
     from spatialgan.imageutils import save_image, to_uint8
     from spatialgan.models.scaleparty.project import load_target, project
 
-    G, _, _ = load_generator(scaleparty_run)
+    G = load(scaleparty_run).G
     torch.manual_seed(4)
     with torch.no_grad():       # a target the model can make: its render of a w away from the mean
         target = G.render(G.map(torch.randn(1, 8)), noise_seed=0).clamp(-1, 1)

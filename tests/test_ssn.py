@@ -6,13 +6,18 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatialgan import SpatialGANError
-from spatialgan.core.layers.modulated import ModulatedConv2d, modulated_conv2d, spatially_modulated_conv2d
-from spatialgan.models.ssn.generator import SSNGenerator
-from spatialgan.models.stylegan2.generator import StyleGAN2Generator
-from spatialgan.models.ssn.blocks import (block_bounds, block_mask, outside_block_distortion, replace_blocks,
-                                      replace_one_block_each)
 from spatialgan.config import TrainConfig
+from spatialgan.core.layers.modulated import ModulatedConv2d, modulated_conv2d, spatially_modulated_conv2d
+from spatialgan.models.ssn.blocks import (
+    block_bounds,
+    block_mask,
+    outside_block_distortion,
+    replace_blocks,
+    replace_one_block_each,
+)
+from spatialgan.models.ssn.generator import SSNGenerator
 from spatialgan.models.ssn.hooks import SSNHooks
+from spatialgan.models.stylegan2.generator import StyleGAN2Generator
 
 SMALL = dict(z_dim=8, w_dim=8, mapping_layers=2, channel_max=8)
 
@@ -151,7 +156,7 @@ def test_block_helpers():
 
 
 def test_ssn_trains_with_distortion_and_checkpoints(tmp_path):
-    from spatialgan.generate import generate_images, load_generator
+    from spatialgan.api import load
     from spatialgan.training.loop import Trainer
 
     cfg = TrainConfig(model="ssn", resolution=8, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2,
@@ -160,17 +165,18 @@ def test_ssn_trains_with_distortion_and_checkpoints(tmp_path):
     t.train_step(torch.rand(4, 3, 8, 8) * 2 - 1)
     assert "Loss/distortion" in t.stats.means()
     t.save_snapshot()
-    G, loaded_cfg, hooks = load_generator(tmp_path)
-    assert isinstance(G, SSNGenerator) and hooks.latent_shape() == (8, 2, 2)
-    assert generate_images(G, hooks, loaded_cfg, [0, 1]).shape == (2, 3, 8, 8)
+    model = load(tmp_path)
+    assert isinstance(model.G, SSNGenerator) and model.adapter.latent_shape() == (8, 2, 2)
+    assert model.sample([0, 1]).shape == (2, 3, 8, 8)
 
 
 def test_resample_cli_writes_original_resamples_and_overview(tmp_path, capsys):
     import numpy as np
     from PIL import Image
 
-    from conftest import write_image_folder
     from spatialgan.cli import main
+
+    from conftest import write_image_folder
 
     data = write_image_folder(tmp_path / "data", count=8, size=10)
     run = tmp_path / "run"
@@ -278,9 +284,10 @@ def test_ssn_initialised_from_a_rosinality_file_reproduces_stylegan2(tmp_path):
 
 
 def test_init_from_our_checkpoint_and_bad_files_via_cli(tmp_path, capsys):
-    from conftest import write_image_folder
+    from spatialgan.api import load
     from spatialgan.cli import main
-    from spatialgan.generate import load_generator
+
+    from conftest import write_image_folder
 
     data = write_image_folder(tmp_path / "data", count=8, size=16)
     common = ["--data", str(data), "--kimg", "0.004", "--resolution", "16", "--batch", "4", "--width", "8",
@@ -289,8 +296,9 @@ def test_init_from_our_checkpoint_and_bad_files_via_cli(tmp_path, capsys):
     # lr 0: the SSN's G stays exactly the transferred StyleGAN2 G through its training step.
     assert main(["train", "--model", "ssn", "--outdir", str(tmp_path / "ssn"), "--init-from", str(tmp_path / "sg2"),
                  "--upsample", "bilinear", "--lr", "0", *common]) == 0
-    sg2, _, _ = load_generator(tmp_path / "sg2", ema=False)
-    ssn, cfg, _ = load_generator(tmp_path / "ssn", ema=False)
+    sg2 = load(tmp_path / "sg2", ema=False).G
+    ssn_model = load(tmp_path / "ssn", ema=False)
+    ssn, cfg = ssn_model.G, ssn_model.config
     assert cfg.init_from == str(tmp_path / "sg2")
     z = torch.randn(2, 8)
     with torch.no_grad():

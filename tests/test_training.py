@@ -5,13 +5,14 @@ import json
 import pytest
 import torch
 
-from conftest import write_image_folder
-from spatialgan.data.dataset import ImageDataset
-from spatialgan.models import registry
+from spatialgan import registry
 from spatialgan.checkpoint import find_snapshots
 from spatialgan.config import TrainConfig
-from spatialgan.models.interface import TrainingHooks
+from spatialgan.data.dataset import ImageDataset
+from spatialgan.models.interface import ModelSpec, TrainingHooks
 from spatialgan.training.loop import Trainer
+
+from conftest import write_image_folder
 
 TINY = dict(resolution=8, batch=8, width=16, z_dim=16, w_dim=16, mapping_layers=2, device="cpu", grid=8,
             tick_kimg=0.032, snap_kimg=0.064, r1_interval=4, pl_interval=2)
@@ -76,14 +77,16 @@ def test_resumed_run_continues_the_same_run(tmp_path):
 class ConstantRegularizerHooks(TrainingHooks):
     calls = 0
 
-    def generator_regularizers(self, trainer, request, images, ws, step):
+    def generator_regularizers(self, G, D, request, images, ws, step):
         ConstantRegularizerHooks.calls += 1
         return {"mean_brightness": 10.0 * images.mean().square()}
 
 
 def test_a_model_adds_its_regularizer_through_hooks(tmp_path, monkeypatch):
-    spec = registry.ModelSpec("test-model", registry.build_stylegan2, registry.build_discriminator,
-                              ConstantRegularizerHooks)
+    from spatialgan.models import stylegan2
+
+    spec = ModelSpec("test-model", "a fake model", stylegan2.build_generator, stylegan2.build_discriminator,
+                     stylegan2.StyleGAN2Adapter, ConstantRegularizerHooks)
     monkeypatch.setitem(registry.MODELS, "test-model", spec)
     t = Trainer(tiny_config(tmp_path, "unused", model="test-model"))
     t.train_step(torch.rand(8, 3, 8, 8) * 2 - 1)

@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatialgan.core.layers.equalized import EqualizedConv2d, EqualizedLinear
-from spatialgan.core.layers.resampling import Downsample2d
 from spatialgan.core.layers.precision import clamp_fp16, fp16_region
+from spatialgan.core.layers.resampling import Downsample2d
 from spatialgan.core.synthesis import channels_at, check_resolution
 
 

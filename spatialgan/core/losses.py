@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from spatialgan import batchrng
-import torch.nn.functional as F
 
 
 def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
@@ -46,7 +46,8 @@ def path_length_penalty(images: torch.Tensor, ws: torch.Tensor, pl_mean: torch.T
     return (lengths - new_mean).square(), lengths, new_mean
 
 
-def lazy_adam_hyperparameters(lr: float, betas: tuple[float, float], interval: int) -> tuple[float, tuple[float, float]]:
+def lazy_adam_hyperparameters(lr: float, betas: tuple[float, float], interval: int
+                              ) -> tuple[float, tuple[float, float]]:
     """Adjusts Adam for a regularizer run every `interval` steps (StyleGAN2 appendix): lr*c, betas**c, c = k/(k+1)."""
     if not interval:
         return lr, (float(betas[0]), float(betas[1]))

@@ -1,4 +1,4 @@
-"""StyleGAN2's synthesis network (skip architecture: constant input, styled convs, ToRGB skips), shared by StyleGAN2 and SSN."""
+"""StyleGAN2's synthesis network (skip architecture: constant input, styled convs, ToRGB skips), also SSN's."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import torch
 from torch import nn
 
-from spatialgan.core.layers.precision import clamp_fp16, fp16_region
 from spatialgan.core.layers.modulated import StyledConv, ToRGB
+from spatialgan.core.layers.precision import clamp_fp16, fp16_region
 from spatialgan.core.layers.resampling import Upsample2d
 
 

@@ -11,8 +11,7 @@ from pathlib import Path
 import torch
 
 from spatialgan import SpatialGANError
-from spatialgan.metrics.registry import (FAKE_FEATURES, FAKE_PATCHES, REAL_FEATURES, REAL_PATCHES, metrics,
-                                         parse_metrics)
+from spatialgan.metrics.registry import FAKE_FEATURES, FAKE_PATCHES, REAL_FEATURES, REAL_PATCHES, metrics, parse_metrics
 from spatialgan.models.interface import require
 
 DEFAULT_CACHE = Path(os.environ.get("SPATIALGAN_CACHE", "~/.cache/spatialgan")).expanduser() / "real-features"

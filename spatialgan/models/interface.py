@@ -96,7 +96,7 @@ class InferenceAdapter:
 
     def check_noise(self, noise_mode: str) -> None:
         if noise_mode not in self.noise_modes:
-            raise SpatialGANError(f"a {self.config.model} model takes noise {', '.join(self.noise_modes)}; got "
+            raise SpatialGANError(f"--noise: a {self.config.model} model takes {', '.join(self.noise_modes)}; got "
                                   f"{noise_mode!r}")
 
     @torch.no_grad()

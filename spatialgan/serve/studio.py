@@ -129,7 +129,8 @@ class Studio:
         """`count` versions of the latent with `blocks` (row, column) redrawn from fresh N(0, I) latents."""
         entry = self.model(name)
         if not entry.can(RESAMPLE_BLOCKS):
-            raise StudioError(f"block resampling needs a model with {RESAMPLE_BLOCKS} (ssn); {name} is {entry.kind}")
+            raise StudioError(f"block resampling needs a model with {RESAMPLE_BLOCKS} (ssn); {name} is a "
+                              f"{entry.kind} model")
         self.check_truncation(truncation)
         z = self.decode_latent(entry, latent)
         rows, cols = entry.adapter.grid

@@ -12,19 +12,33 @@ import torch
 from tqdm import tqdm
 
 from spatialgan import SpatialGANError, __version__
-from spatialgan.data.dataset import ImageDataset, InfiniteSampler
-from spatialgan.imageutils import from_uint8, save_grid
 from spatialgan.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
 from spatialgan.config import TrainConfig
 from spatialgan.core.layers.precision import set_fp16_resolutions
-from spatialgan.core.losses import (discriminator_loss, generator_loss, lazy_adam_hyperparameters,
-                                    path_length_penalty, r1_penalty)
+from spatialgan.core.losses import (
+    discriminator_loss,
+    generator_loss,
+    lazy_adam_hyperparameters,
+    path_length_penalty,
+    r1_penalty,
+)
+from spatialgan.data.dataset import ImageDataset, InfiniteSampler
+from spatialgan.imageutils import from_uint8, save_grid
 from spatialgan.registry import get_model, make_adapter
 from spatialgan.runtime import keep_freed_memory, resolve_device
-from spatialgan.training.distributed import (SINGLE, DistributedContext, ShardedSampler, all_reduce_gradients,
-                                            average_running_buffers,
-                                            any_rank, barrier, local_batch, mean_over_ranks, parameters_in_sync,
-                                            reduce_stats)
+from spatialgan.training.distributed import (
+    SINGLE,
+    DistributedContext,
+    ShardedSampler,
+    all_reduce_gradients,
+    any_rank,
+    average_running_buffers,
+    barrier,
+    local_batch,
+    mean_over_ranks,
+    parameters_in_sync,
+    reduce_stats,
+)
 from spatialgan.training.ema import ema_beta, update_ema
 from spatialgan.training.stats import StatCollector, StatsLogger
 
@@ -221,7 +235,8 @@ class Trainer:
         state = load_checkpoint(path)
         values = dict(state["config"])
         values.update(overrides or {})
-        trainer = cls(TrainConfig.from_dict(values), device, initialize=False, dist=dist)  # the checkpoint has all weights
+        # initialize=False: the checkpoint has all weights, so --init-from is not read again.
+        trainer = cls(TrainConfig.from_dict(values), device, initialize=False, dist=dist)
         trainer.load_state_dict(state)
         return trainer
 
@@ -269,8 +284,8 @@ class Trainer:
         total_nimg = int(cfg.kimg * 1000)
         stop = {"signal": None}
         old_handlers = _install_stop_handlers(stop)
-        bar = tqdm(total=total_nimg, initial=min(self.cur_nimg, total_nimg), unit="img", disable=not (progress and main),
-                   dynamic_ncols=True, file=sys.stderr)
+        bar = tqdm(total=total_nimg, initial=min(self.cur_nimg, total_nimg), unit="img",
+                   disable=not (progress and main), dynamic_ncols=True, file=sys.stderr)
         tick_start_time, record = time.time(), {}
         try:
             while self.cur_nimg < total_nimg and stop["signal"] is None:

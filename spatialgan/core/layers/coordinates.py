@@ -12,7 +12,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from spatialgan import batchrng
-
 from spatialgan.core.layers.equalized import LRELU_GAIN, EqualizedLinear
 
 

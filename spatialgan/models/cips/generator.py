@@ -3,10 +3,10 @@
 Inputs per pixel: Fourier features sin(B [x, y] + b) and, unless CIPS-NE, a learned coordinate embedding read at
 the pixel's position; an input layer and `num_layers` modulated FC layers (StyleGAN2 modulation/demodulation,
 leaky ReLU), with a modulated ToRGB after every second layer, summed (the official CIPSskip layout: conv1, then
-pairs of `linears` each followed by a `to_rgbs` entry; styles in the same interleaved order). Coordinates are the interface: any
-(B, 2, H, W) tensor in image space (spatialgan.core.coords) gives an image of that size, so resolution, crops,
-foveation and panoramas are coordinate builders. Layers are matrix products over pixels; a render can be split
-into pixel chunks with identical results.
+pairs of `linears` each followed by a `to_rgbs` entry; styles in the same interleaved order). Coordinates are
+the interface: any (B, 2, H, W) tensor in image space (spatialgan.core.coords) gives an image of that size, so
+resolution, crops, foveation and panoramas are coordinate builders. Layers are matrix products over pixels; a
+render can be split into pixel chunks with identical results.
 """
 
 from __future__ import annotations

@@ -42,7 +42,8 @@ def render_foveated(G, ws: torch.Tensor, width: int, height: int, samples: tuple
     from spatialgan.core.coords import foveated_axis_inverse, foveated_grid, pixel_centers
 
     sw, sh = samples
-    warped = G.synthesize(ws, "const", coords=foveated_grid(sh, sw, center, gamma, device=ws.device))    # (B, 3, sh, sw)
+    grid = foveated_grid(sh, sw, center, gamma, device=ws.device)
+    warped = G.synthesize(ws, "const", coords=grid)                                  # (B, 3, sh, sw)
     tx = foveated_axis_inverse(pixel_centers(width, device=ws.device), center[0], gamma)
     ty = foveated_axis_inverse(pixel_centers(height, device=ws.device), center[1], gamma)
     y, x = torch.meshgrid(ty, tx, indexing="ij")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from spatialgan import batchrng
-from spatialgan.models.ssn.blocks import outside_block_distortion, replace_one_block_each
 from spatialgan.models.interface import TrainingHooks
+from spatialgan.models.ssn.blocks import outside_block_distortion, replace_one_block_each
 from spatialgan.models.ssn.options import latent_shape
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import torch
 
 from spatialgan import SpatialGANError
-from spatialgan.latents import latent_for_seed
 from spatialgan.imageutils import make_grid, save_image, to_uint8
-from spatialgan.models.ssn.blocks import draw_block_grid, replace_blocks
+from spatialgan.latents import latent_for_seed
+from spatialgan.models.ssn.blocks import draw_block_grid
 
 
 def resample_noise_seed(seed: int, index: int) -> int:
@@ -63,7 +63,7 @@ def resample_blocks(adapter, z: torch.Tensor, blocks, count: int, truncation_psi
                     image_seed: int = 0, noise_mode: str = "const") -> ResampleResult:
     """The image of latent z (1, C, rows, cols) and `count` versions with `blocks` redrawn from fresh N(0, I)
     latents; resample k takes its blocks from the latent of `resample_noise_seed(image_seed, k)`."""
-    G, shape = adapter.G, adapter.latent_shape()
+    shape = adapter.latent_shape()
     blocks = parse_block_pairs(blocks, adapter.grid)
     fresh = torch.cat([latent_for_seed(resample_noise_seed(image_seed, k), shape) for k in range(count)])
     latents = adapter.replace_blocks(z, blocks, fresh.to(z.device))
