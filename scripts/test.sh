@@ -14,4 +14,5 @@ if ! command -v chromium >/dev/null 2>&1; then
     fi
 fi
 cd "$root"
+"$root/.venv/bin/ruff" check --quiet "$root"
 exec "$root/.venv/bin/python" -m pytest "$@"

@@ -245,8 +245,13 @@ def cmd_project(args) -> int:
 
     model = load(args.ckpt, args.device)
     require(model.spec, PROJECT, "project")
-    result, written = project_photo(model, args.image, args.outdir, args.steps, args.lr, args.lpips_dir,
-                                    args.noise_seed, log=lambda line: print(line, file=sys.stderr))
+    lpips = None
+    if args.lpips_dir:
+        from spatialgan.metrics.lpips import load_lpips
+
+        lpips = load_lpips(args.lpips_dir).to(model.device)
+    result, written = project_photo(model.G, args.image, args.outdir, args.steps, args.lr, lpips, args.noise_seed,
+                                    log=lambda line: print(line, file=sys.stderr))
     print(f"loss {result.losses[0]:.4f} -> {result.losses[-1]:.4f} ({result.perceptual}); wrote "
           f"{', '.join(p.name for p in written)} to {args.outdir}")
     return 0

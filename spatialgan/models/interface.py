@@ -46,6 +46,8 @@ class ModelSpec:
     hooks: type["TrainingHooks"]
     options: type | None = None              # dataclass of the model's own training options
     capabilities: frozenset = field(default_factory=frozenset)
+    # The smallest options that exercise every part of the model (contract tests, smoke benchmarks).
+    smoke_options: dict = field(default_factory=dict)
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities

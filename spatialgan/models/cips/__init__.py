@@ -17,4 +17,5 @@ def build_generator(cfg) -> CIPSGenerator:
 SPEC = ModelSpec(
     name="cips", summary="CIPS (Anokhin et al. 2021): pixels from coordinates; any size, patches, panoramas",
     build_generator=build_generator, build_discriminator=build_discriminator, adapter=CIPSAdapter, hooks=CIPSHooks,
-    options=CIPSOptions, capabilities=frozenset({ANY_REGION, ANY_SCALE, PANORAMA, FOVEATE}))
+    options=CIPSOptions, capabilities=frozenset({ANY_REGION, ANY_SCALE, PANORAMA, FOVEATE}),
+    smoke_options={"resolution": 8, "cips_layers": 2})

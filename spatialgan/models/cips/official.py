@@ -13,6 +13,7 @@ import torch
 
 from spatialgan import SpatialGANError
 from spatialgan.checkpoint import copy_matching, find_snapshots, save_generator_checkpoint
+from spatialgan.models.cips.generator import CIPSGenerator
 
 
 def is_official_cips(state: dict) -> bool:
@@ -97,9 +98,6 @@ def ours_to_official_cips(state: dict) -> dict:
 def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
     """Writes a generator-only checkpoint (the converted generator as G_ema) from an official CIPS `.pt` file, for
     generate, render, evaluate, serve and `train --init-from`. Returns the file written."""
-    from spatialgan.config import TrainConfig
-    from spatialgan.registry import get_model
-
     try:
         ckpt = torch.load(src, map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -116,15 +114,18 @@ def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
         raise SpatialGANError("a CIPS-NE checkpoint has no embedding to read the resolution from: pass it")
     if find_snapshots(dest):
         raise SpatialGANError(f"{dest} already holds a run; choose another --dest")
-    cfg = TrainConfig(model="cips", resolution=res, z_dim=kw["z_dim"], w_dim=kw["w_dim"], width=kw["width"],
-                      cips_layers=kw["num_layers"], mapping_layers=kw["mapping_layers"],
-                      coord_embedding=kw["coord_embedding"], cips_channels=kw["channels"], outdir=str(dest),
-                      device="cpu")
-    G = get_model("cips").build_generator(cfg)
+    # The options our CIPS builder reads (spatialgan.models.cips.build_generator); the rest take their defaults.
+    config = dict(model="cips", resolution=res, z_dim=kw["z_dim"], w_dim=kw["w_dim"], width=kw["width"],
+                  cips_layers=kw["num_layers"], mapping_layers=kw["mapping_layers"],
+                  coord_embedding=kw["coord_embedding"], cips_channels=kw["channels"], panorama_frames=None,
+                  outdir=str(dest), device="cpu")
+    G = CIPSGenerator(res, z_dim=kw["z_dim"], w_dim=kw["w_dim"], width=kw["width"], num_layers=kw["num_layers"],
+                      mapping_layers=kw["mapping_layers"], coord_embedding=kw["coord_embedding"],
+                      channels=kw["channels"])
     missing = copy_matching(G, ours, "the CIPS generator")
     if [m for m in missing if m != "mapping.w_avg"]:
         raise SpatialGANError(f"{src}: entries missing after conversion: {missing[:4]}")
     with torch.no_grad():   # truncation centre: the mean w of 10k latents (official files carry none)
         z = torch.randn(10000, G.z_dim, generator=torch.Generator().manual_seed(0))
         G.mapping.w_avg.copy_(G.mapping(z).mean(0))
-    return save_generator_checkpoint(Path(dest) / "network-snapshot-000000000.safetensors", cfg.to_dict(), G)
+    return save_generator_checkpoint(Path(dest) / "network-snapshot-000000000.safetensors", config, G)

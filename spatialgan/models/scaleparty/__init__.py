@@ -17,4 +17,5 @@ SPEC = ModelSpec(
     name="scaleparty", summary="arbitrary-scale synthesis (Ntavelis et al. 2022): any region at any scale",
     build_generator=build_generator, build_discriminator=build_discriminator, adapter=ScalePartyAdapter,
     hooks=ScalePartyHooks, options=ScalePartyOptions,
-    capabilities=frozenset({ANY_REGION, ANY_SCALE, WARP, PROJECT, GRID_NOISE, WS_INPUT}))
+    capabilities=frozenset({ANY_REGION, ANY_SCALE, WARP, PROJECT, GRID_NOISE, WS_INPUT}),
+    smoke_options={"resolution": 16})

@@ -141,16 +141,11 @@ def load_ws(path: str | Path, G) -> torch.Tensor:
     return load_latent_tensor(path, "ws", (G.num_ws, G.w_dim)).to(next(G.parameters()).device)
 
 
-def project_photo(model, image: str | Path, outdir: str | Path, steps: int = 300, lr: float = 0.05,
-                  lpips_dir: str | None = None, noise_seed: int = 0, log=print) -> tuple[Projection, list[Path]]:
-    """`spatialgan project`: loads the photo, projects it, writes the outputs; logs ten progress lines."""
-    G = model.G
+def project_photo(G, image: str | Path, outdir: str | Path, steps: int = 300, lr: float = 0.05, lpips=None,
+                  noise_seed: int = 0, log=print) -> tuple[Projection, list[Path]]:
+    """`spatialgan project`: loads the photo, projects it (with an LPIPS module, or the pyramid L1), writes the
+    outputs; logs ten progress lines."""
     target = load_target(image, G.resolution)
-    lpips = None
-    if lpips_dir:
-        from spatialgan.metrics.lpips import load_lpips
-
-        lpips = load_lpips(lpips_dir).to(next(G.parameters()).device)
     every = max(1, steps // 10)
 
     def progress(step, loss):

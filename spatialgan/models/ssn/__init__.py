@@ -17,4 +17,5 @@ def build_generator(cfg) -> SSNGenerator:
 SPEC = ModelSpec(
     name="ssn", summary="spatially stochastic networks (Wang et al. 2021): resample latent blocks of an image",
     build_generator=build_generator, build_discriminator=build_discriminator, adapter=SSNAdapter, hooks=SSNHooks,
-    options=SSNOptions, capabilities=frozenset({RESAMPLE_BLOCKS, DISTORTION, INIT_FROM_STYLEGAN2}))
+    options=SSNOptions, capabilities=frozenset({RESAMPLE_BLOCKS, DISTORTION, INIT_FROM_STYLEGAN2}),
+    smoke_options={"resolution": 8, "latent_rows": 2, "latent_cols": 2})

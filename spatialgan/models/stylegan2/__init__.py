@@ -18,4 +18,5 @@ class StyleGAN2Adapter(InferenceAdapter):
 SPEC = ModelSpec(
     name="stylegan2", summary="StyleGAN2 (Karras et al. 2020), the baseline and the transfer source",
     build_generator=build_generator, build_discriminator=build_discriminator, adapter=StyleGAN2Adapter,
-    hooks=StyleGAN2Hooks, options=None, capabilities=frozenset({INIT_FROM_STYLEGAN2}))
+    hooks=StyleGAN2Hooks, options=None, capabilities=frozenset({INIT_FROM_STYLEGAN2}),
+    smoke_options={"resolution": 8})
