@@ -42,7 +42,7 @@ def _add_train(sub):
 def cmd_train(args) -> int:
     from spatialgan.training.launch import parse_latent_grid, train
 
-    given = {k: getattr(args, k) for k in args.option_names if getattr(args, k, None) is not None}
+    given = _given(args)
     if args.latent_grid:
         given["latent_rows"], given["latent_cols"] = parse_latent_grid(args.latent_grid)
     train(given, args.resume, progress=not args.quiet)
@@ -130,6 +130,7 @@ def cmd_resample(args) -> int:
 
 
 def _add_evaluate(sub):
+    from spatialgan.metrics.evaluate import EvalOptions
     from spatialgan.metrics.registry import metrics
 
     p = sub.add_parser("evaluate", help="compute metrics of a checkpoint and write a JSON report",
@@ -139,36 +140,39 @@ def _add_evaluate(sub):
     _ckpt(p)
     p.add_argument("--data", default=None, help="real images (default: the checkpoint's training data)")
     p.add_argument("--metrics", default="swd", help=f"comma list of: {', '.join(metrics())}")
-    p.add_argument("--num", type=int, default=10000, help="number of generated samples")
-    p.add_argument("--num-real", type=int, default=None, help="real images (default: min(dataset, --num))")
-    p.add_argument("--features", default="inception", choices=["inception", "resnet20"])
     p.add_argument("--inception-weights", default=None,
                    help="pt_inception-2015-12-05-6726825d.pth (or set SPATIALGAN_INCEPTION)")
     p.add_argument("--resnet20-weights", default=None,
                    help="resnet20-cifar10-12fca82f.th (or set SPATIALGAN_RESNET20)")
-    p.add_argument("--lpips-dir", default=None, help="folder with vgg16-397923af.pth and LPIPS vgg.pth: PPL with "
-                   "LPIPS (or set SPATIALGAN_LPIPS); without it ppl is the pixel-space variant")
-    p.add_argument("--cache-dir", default=None, help="real-feature cache (default ~/.cache/spatialgan)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the real-feature cache")
-    p.add_argument("--truncation-psi", type=float, default=1.0)
-    p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="JSON report path")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
-    p.set_defaults(func=cmd_evaluate)
+    p.set_defaults(func=cmd_evaluate, option_names=_declared_flags(p, EvalOptions, "metric options"))
+
+
+def _declared_flags(parser, cls, title: str) -> list[str]:
+    from spatialgan.options import add_flags, declared
+
+    return add_flags(parser.add_argument_group(title), declared(cls))
+
+
+def _given(args) -> dict:
+    return {k: getattr(args, k) for k in args.option_names if getattr(args, k, None) is not None}
 
 
 def cmd_evaluate(args) -> int:
     from spatialgan.api import load
     from spatialgan.metrics.evaluate import evaluate_to_report, options_from_args
 
-    options, names = options_from_args(args)
+    options, names = options_from_args(args, _given(args))
     model = load(args.ckpt, args.device)
     print(evaluate_to_report(model, names, args.data or model.config.data, options, args.out, str(args.ckpt)))
     return 0
 
 
 def _add_render(sub):
+    from spatialgan.rendering import View
+
     p = sub.add_parser("render", help="render one latent at any size, region and scale (cips, scaleparty)",
                        description="Renders a seed's image at --size: the full frame stretched to the size, or the "
                                    "region around --center whose pixels are --scale times the trained frame's pixel. "
@@ -177,37 +181,21 @@ def _add_render(sub):
     _ckpt(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--size", required=True, help="WIDTHxHEIGHT, e.g. 2048x512")
-    p.add_argument("--center", default=None, help="cx,cy in image space (the trained frame spans -1..1)")
-    p.add_argument("--scale", type=float, default=None, help="pixel size as a multiple of the trained frame's "
-                   "pixel: 0.25 zooms in 4x, 2 shows twice the frame (extrapolating past it)")
-    p.add_argument("--region", default=None, help="x0,x1,y0,y1 in image space instead of --center/--scale, as "
-                   "--region=-1,1,-1,1 (default: the trained frame -1,1,-1,1)")
-    p.add_argument("--panorama", action="store_true", help="the whole 360-degree strip of a cylindrical CIPS "
-                   "(trained with --panorama-frames); overrides --region")
-    p.add_argument("--foveate", default=None, help="cx,cy: foveated render (cips), dense samples around this point")
-    p.add_argument("--samples", default=None, help="foveated render: WIDTHxHEIGHT samples (default: half of --size)")
-    p.add_argument("--gamma", type=float, default=2.0, help="foveated render: concentration (1 = uniform)")
-    p.add_argument("--warp", default=None, help="scaleparty: warp of the positional encoding, swirl:STRENGTH"
-                   "[:RADIUS] or stretch:FX[:FY]")
-    p.add_argument("--noise", default=None, help="scaleparty noise: grid (default; fixed in image space, tiles join "
-                   "exactly), const, random or none")
-    p.add_argument("--tile", type=int, default=256, help="scaleparty: tile side in pixels")
     p.add_argument("--trunc", type=float, default=1.0, help="truncation psi")
     p.add_argument("--ws", default=None, help="scaleparty: a W+ latent file (from project or the studio) instead "
                    "of --seed's latent")
-    p.add_argument("--band-pixels", type=int, default=1 << 16, help="cips: pixels rendered at a time")
-    p.add_argument("--out", required=True, help="output PNG")
+    p.add_argument("--out", required=True, help="output image (.png)")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)
-    p.set_defaults(func=cmd_render)
+    p.set_defaults(func=cmd_render, option_names=_declared_flags(p, View, "what to render (spatialgan.View)"))
 
 
 def cmd_render(args) -> int:
     from spatialgan.api import load
     from spatialgan.imageutils import check_image_path, save_image
-    from spatialgan.rendering import view_options_from_args
+    from spatialgan.rendering import parse_size
 
     check_image_path(args.out)
-    (width, height), view = view_options_from_args(args)
+    (width, height), view = parse_size(args.size), _given(args)
     model = load(args.ckpt, args.device)
     ws = None
     if args.ws:
@@ -317,17 +305,27 @@ COMMANDS = (_add_train, _add_generate, _add_serve, _add_resample, _add_evaluate,
             _add_convert, _add_dataset, _add_demo)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's error style: one `error:` line on stderr, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="spatialgan", description="Position-aware GAN image synthesis.")
+    parser = Parser(prog="spatialgan", description="Position-aware GAN image synthesis.")
     parser.add_argument("--version", action="version", version=f"spatialgan {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     for add in COMMANDS:
         add(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:            # --help, --version, or a flag argparse refused (already reported)
+        return int(exc.code or 0)
     from spatialgan.runtime import keep_freed_memory
 
     keep_freed_memory()        # page faults on every fresh activation otherwise dominate on CPU

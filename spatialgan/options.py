@@ -13,11 +13,12 @@ from spatialgan import SpatialGANError
 
 
 def option(default, help: str, *, low=None, high=None, choices=None, flag: str | None = None, group: str = "",
-           cli: bool = True):
+           cli: bool = True, parse=None):
     """A declared option. `low`/`high` are inclusive bounds, `flag` overrides the CLI flag (e.g. '--no-xflip' for
-    a default-True switch), `cli=False` keeps it out of the CLI (set through the API or the config only)."""
+    a default-True switch), `cli=False` keeps it out of the CLI (set through the API or the config only), `parse`
+    turns the flag's text into the value (for tuples such as 'cx,cy'; it raises SpatialGANError)."""
     meta = {"help": help, "low": low, "high": high, "choices": tuple(choices) if choices else None, "flag": flag,
-            "group": group, "cli": cli}
+            "group": group, "cli": cli, "parse": parse}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)
@@ -47,6 +48,8 @@ def check_value(f, value):
     """The value converted to the declared type, or a SpatialGANError saying what is wrong in one line."""
     kind, nullable = _kind(f)
     meta = f.metadata
+    if kind == "object":                 # anything goes (e.g. a warp: text or a callable); its user checks it
+        return value
     if value is None:
         if nullable:
             return None
@@ -78,9 +81,11 @@ def check_value(f, value):
         if meta.get("choices") and value not in meta["choices"]:
             raise SpatialGANError(f"{_where(f)} must be one of {', '.join(meta['choices'])}, got {value!r}")
         return value
-    if kind == "list" and not isinstance(value, (list, tuple)):
-        raise SpatialGANError(f"{_where(f)} must be a list, got {value!r}")
-    return list(value) if kind == "list" else value
+    if kind in ("list", "tuple"):
+        if not isinstance(value, (list, tuple)):
+            raise SpatialGANError(f"{_where(f)} must be a list of values, got {value!r}")
+        return list(value) if kind == "list" else tuple(value)
+    return value
 
 
 def validate(obj) -> None:
@@ -107,6 +112,19 @@ def _help_text(f) -> str:
     return text
 
 
+def _argparse_type(parse):
+    """A parse function as an argparse type: its SpatialGANError becomes argparse's one-line error."""
+    import argparse
+
+    def convert(text):
+        try:
+            return parse(text)
+        except SpatialGANError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
 def add_flags(group, option_fields) -> list[str]:
     """argparse flags for declared fields, all defaulting to None (so that 'not given' is visible); returns their
     destination names."""
@@ -115,7 +133,10 @@ def add_flags(group, option_fields) -> list[str]:
         if not f.metadata.get("cli", True):
             continue
         kind, _ = _kind(f)
-        if kind == "bool":
+        if f.metadata.get("parse"):
+            group.add_argument(flag_name(f), dest=f.name, type=_argparse_type(f.metadata["parse"]), default=None,
+                               help=_help_text(f))
+        elif kind == "bool":
             _parse_bool_flag(f, group)
         elif kind in ("int", "float", "str"):
             metavar = "N" if kind == "int" else "X" if kind == "float" else None

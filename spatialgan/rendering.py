@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from spatialgan import SpatialGANError
+from spatialgan.options import option, validate
 
 MAX_PIXELS = 1 << 28
 
@@ -40,32 +41,43 @@ def parse_floats(text: str, count: int, flag: str) -> tuple[float, ...]:
     return values
 
 
+def _pair(flag):
+    return lambda text: parse_floats(text, 2, flag)
+
+
 @dataclass
 class View:
-    """A render request: output size, where in image space, and the model-specific extras."""
+    """A render request: output size, where in image space, and the model-specific extras (declared options: the
+    `spatialgan render` flags and their help come from here)."""
 
-    width: int
-    height: int
-    center: tuple[float, float] | None = None
-    scale: float | None = None
-    region: tuple[float, float, float, float] | None = None     # x0, x1, y0, y1
-    panorama: bool = False                  # cylindrical CIPS: the whole 360-degree strip
-    foveate: tuple[float, float] | None = None   # CIPS: dense samples around this point
-    samples: tuple[int, int] | None = None  # foveated render: sample grid (default half the size)
-    gamma: float = 2.0                      # foveated render: concentration
-    warp: object = None                     # ScaleParty: 'swirl:2', 'stretch:2' or a callable on positions
-    noise: str | None = None                # ScaleParty noise policy (default grid)
-    noise_seed: int = 0
-    tile: int = 256                         # ScaleParty: tile side
-    band_pixels: int = 1 << 16              # CIPS: pixels rendered at a time
+    width: int = option(1, "output width in pixels", low=1, high=MAX_PIXELS, cli=False)
+    height: int = option(1, "output height in pixels", low=1, high=MAX_PIXELS, cli=False)
+    center: tuple | None = option(None, "cx,cy in image space (the trained frame spans -1..1)",
+                                  parse=_pair("--center"))
+    scale: float | None = option(None, "pixel size as a multiple of the trained frame's pixel: 0.25 zooms in 4x, 2 "
+                                 "shows twice the frame (extrapolating past it)", low=1e-9)
+    region: tuple | None = option(None, "x0,x1,y0,y1 in image space instead of --center/--scale, as "
+                                  "--region=-1,1,-1,1 (default: the trained frame)",
+                                  parse=lambda text: parse_floats(text, 4, "--region"))
+    panorama: bool = option(False, "the whole 360-degree strip of a cylindrical CIPS (trained with "
+                            "--panorama-frames); overrides --region")
+    foveate: tuple | None = option(None, "cx,cy: foveated render (cips), dense samples around this point",
+                                   parse=_pair("--foveate"))
+    samples: tuple | None = option(None, "foveated render: WIDTHxHEIGHT samples (default: half of --size)",
+                                   parse=lambda text: parse_size(text))
+    gamma: float = option(2.0, "foveated render: concentration (1 = uniform)", low=1e-6)
+    warp: object = option(None, "scaleparty: warp of the positional encoding, swirl:STRENGTH[:RADIUS] or "
+                          "stretch:FX[:FY] (the API also takes a callable on positions)", parse=str)
+    noise: str | None = option(None, "scaleparty noise: grid (default; fixed in image space, tiles join exactly), "
+                               "const, random or none")
+    noise_seed: int = option(0, "seed of the image-space noise (the CLI uses --seed)", low=0, cli=False)
+    tile: int = option(256, "scaleparty: tile side in pixels (bounds memory)", low=1)
+    band_pixels: int = option(1 << 16, "cips: pixels rendered at a time (bounds memory)", low=1)
 
     def __post_init__(self):
-        if not (isinstance(self.width, int) and isinstance(self.height, int)) or self.width < 1 or self.height < 1 \
-                or self.width * self.height > MAX_PIXELS:
-            raise SpatialGANError(f"size {self.width}x{self.height}: each side must be positive, at most 2^28 "
-                                  "pixels in all")
-        if self.scale is not None and not (math.isfinite(self.scale) and self.scale > 0):
-            raise SpatialGANError(f"--scale must be a positive number, got {self.scale}")
+        validate(self)
+        if self.width * self.height > MAX_PIXELS:
+            raise SpatialGANError(f"size {self.width}x{self.height}: at most 2^28 pixels in all")
         if self.region is not None and (self.center is not None or self.scale is not None):
             raise SpatialGANError("give either --region or --center/--scale, not both")
         if self.region is not None:
@@ -74,8 +86,6 @@ class View:
                 raise SpatialGANError(f"--region needs finite x0 < x1 and y0 < y1, got {self.region}")
         if self.center is not None and not all(math.isfinite(c) for c in self.center):
             raise SpatialGANError("the centre must be finite")
-        if self.tile < 1 or self.band_pixels < 1:
-            raise SpatialGANError("--band-pixels and --tile must be positive")
 
     def bounds(self, resolution: int) -> tuple[float, float, float, float]:
         """(x0, x1, y0, y1) of the view for a model trained at `resolution`."""
@@ -93,21 +103,6 @@ def region_for(resolution: int, width: int, height: int, center=(0.0, 0.0), scal
     """x and y ranges of a width x height render whose pixels are `scale` times the trained frame's pixel."""
     half_w, half_h = scale * width / resolution, scale * height / resolution
     return (center[0] - half_w, center[0] + half_w), (center[1] - half_h, center[1] + half_h)
-
-
-def view_options_from_args(args) -> tuple[tuple[int, int], dict]:
-    """(size, View fields) from `spatialgan render`'s flags."""
-    view = dict(panorama=args.panorama, gamma=args.gamma, warp=args.warp, noise=args.noise, tile=args.tile,
-                band_pixels=args.band_pixels, scale=args.scale)
-    if args.center:
-        view["center"] = parse_floats(args.center, 2, "--center")
-    if args.region:
-        view["region"] = parse_floats(args.region, 4, "--region")
-    if args.foveate:
-        view["foveate"] = parse_floats(args.foveate, 2, "--foveate")
-    if args.samples:
-        view["samples"] = parse_size(args.samples)
-    return parse_size(args.size), view
 
 
 @torch.no_grad()

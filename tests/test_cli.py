@@ -24,12 +24,19 @@ def run_cli(*args, timeout=300):
                           timeout=timeout)
 
 
-@pytest.mark.parametrize("command", [[], ["train"], ["generate"], ["dataset"], ["demo"]])
+COMMANDS = ["train", "generate", "serve", "resample", "evaluate", "render", "project", "convert", "dataset", "demo"]
+
+
+@pytest.mark.parametrize("command", [[]] + [[c] for c in COMMANDS])
 def test_help_on_every_command(command, capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(command + ["--help"])
-    assert exc.value.code == 0
+    assert main(command + ["--help"]) == 0
     assert "usage: spatialgan" in capsys.readouterr().out
+
+
+def test_argparse_refusals_are_one_error_line_with_exit_2(capsys):
+    assert main(["render", "--ckpt", "cips", "--size", "8x8", "--out", "x.png", "--center", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: spatialgan render: argument --center") and err.count("\n") == 1
 
 
 def test_errors_are_one_line_on_stderr_with_nonzero_exit(tmp_path, capsys):

@@ -13,23 +13,32 @@ import torch
 from spatialgan import SpatialGANError
 from spatialgan.metrics.registry import FAKE_FEATURES, FAKE_PATCHES, REAL_FEATURES, REAL_PATCHES, metrics, parse_metrics
 from spatialgan.models.interface import require
+from spatialgan.options import option, validate
 
 DEFAULT_CACHE = Path(os.environ.get("SPATIALGAN_CACHE", "~/.cache/spatialgan")).expanduser() / "real-features"
 
 
 @dataclass
 class EvalOptions:
-    num: int = 10000                 # generated samples
-    num_real: int | None = None      # real images (default: min(dataset size, num))
-    seed: int = 0
-    batch: int = 64
-    truncation_psi: float = 1.0
-    features: str = "inception"      # or "resnet20" (an in-domain proxy for 32x32 data)
-    feature_weights: str | None = None
-    cache_dir: str | None = None     # None: ~/.cache/spatialgan/real-features; "" disables the cache
-    ppl_sampling: str = "end"
-    selfssim_scales: tuple[int, ...] = (1, 2, 4)   # render resolutions as multiples of the trained one
-    lpips_dir: str | None = None     # folder with vgg16-397923af.pth and vgg.pth: PPL with LPIPS, else pixel PPL
+    """How metrics are computed (declared options: `spatialgan evaluate`'s flags come from here)."""
+
+    num: int = option(10000, "number of generated samples", low=2)
+    num_real: int | None = option(None, "real images (default: min(dataset size, --num))", low=2)
+    seed: int = option(0, "seed of the latents, noise and metric draws", low=0)
+    batch: int = option(64, "images per batch", low=1, high=1 << 16)
+    truncation_psi: float = option(1.0, "truncation psi of the generated samples", low=-1, high=2)
+    features: str = option("inception", "features for fid/kid/pr (resnet20: a CIFAR-10 proxy for 32x32 data)",
+                           choices=("inception", "resnet20"))
+    feature_weights: str | None = option(None, "weights file of the feature extractor", cli=False)
+    cache_dir: str | None = option(None, "real-feature cache (default ~/.cache/spatialgan; empty: no cache)")
+    ppl_sampling: str = option("end", "PPL path sampling", choices=("end", "full"), cli=False)
+    selfssim_scales: tuple = option((1, 2, 4), "SelfSSIM render resolutions as multiples of the trained one",
+                                    cli=False)
+    lpips_dir: str | None = option(None, "folder with vgg16-397923af.pth and LPIPS vgg.pth: PPL with LPIPS (or set "
+                                   "SPATIALGAN_LPIPS); without it ppl is the pixel-space variant")
+
+    def __post_init__(self):
+        validate(self)
 
 
 def dataset_digest(dataset, count: int) -> str:
@@ -218,17 +227,16 @@ def evaluate(adapter, names: list[str], data: str | None, options: EvalOptions |
     return [record for metric in chosen for record in metric.compute(ctx)]
 
 
-def options_from_args(args) -> tuple[EvalOptions, list[str]]:
+def options_from_args(args, given: dict) -> tuple[EvalOptions, list[str]]:
     """EvalOptions and metric names from `spatialgan evaluate`'s flags, checked before any work."""
     names = parse_metrics(args.metrics)
-    if args.num < 2 or args.batch < 1:
-        raise SpatialGANError("--num must be at least 2 and --batch at least 1")
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise SpatialGANError(f"--out {args.out}: the folder does not exist")
-    weights = args.inception_weights if args.features == "inception" else args.resnet20_weights
-    return EvalOptions(num=args.num, num_real=args.num_real, seed=args.seed, batch=args.batch,
-                       truncation_psi=args.truncation_psi, features=args.features, feature_weights=weights,
-                       cache_dir="" if args.no_cache else args.cache_dir, lpips_dir=args.lpips_dir), names
+    options = EvalOptions(**given)
+    options.feature_weights = args.inception_weights if options.features == "inception" else args.resnet20_weights
+    if args.no_cache:
+        options.cache_dir = ""
+    return options, names
 
 
 def evaluate_to_report(model, names: list[str], data, options: EvalOptions, out=None, source: str = "") -> str:
