@@ -20,7 +20,7 @@ import torch
 from spatialgan import SpatialGANError
 from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint
 from spatialgan.config import TrainConfig
-from spatialgan.latents import latent_for_seed
+from spatialgan.latents import check_truncation, latent_for_seed
 from spatialgan.models.interface import ANY_REGION, RESAMPLE_BLOCKS, WS_INPUT, require
 from spatialgan.registry import get_model, make_adapter
 from spatialgan.rendering import View
@@ -98,6 +98,7 @@ class Model:
     def sample(self, seeds=None, z: torch.Tensor | None = None, truncation_psi: float = 1.0,
                noise_mode: str | None = None, batch: int = 16) -> torch.Tensor:
         """Images (B, 3, R, R) in [-1, 1] for seeds or latents, in batches of `batch`."""
+        check_truncation(truncation_psi)
         z = self.latents(seeds) if z is None else z.to(self.device)
         if noise_mode is not None:
             self.adapter.check_noise(noise_mode)
@@ -109,6 +110,7 @@ class Model:
         from spatialgan.models.ssn.resample import resample_blocks
 
         require(self.spec, RESAMPLE_BLOCKS, "block resampling")
+        check_truncation(truncation_psi)
         if count < 1:
             raise SpatialGANError("count must be at least 1")
         return resample_blocks(self.adapter, self._latent(seed, z), [tuple(b) for b in blocks], count,
@@ -120,6 +122,7 @@ class Model:
         """(H, W, 3) uint8 render of one latent over any region (CIPS, ScaleParty): size=(width, height) and
         the fields of spatialgan.rendering.View (center, scale, region, panorama, foveate, warp, noise, ...)."""
         require(self.spec, ANY_REGION, "rendering a region")
+        check_truncation(truncation_psi)
         width, height = size or (self.resolution, self.resolution)
         if seed is not None:
             view.setdefault("noise_seed", seed)      # image-space noise follows the image's seed

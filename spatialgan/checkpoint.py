@@ -1,7 +1,9 @@
 """Single-file checkpoints: tensors in safetensors, everything else as JSON in its header; atomic and checksummed.
 
 A nested state (dicts, lists, tuples, numbers, strings, tensors) is split into a flat tensor dict and a JSON
-skeleton that points at the tensors by key. No pickle is involved, so loading can never run code.
+skeleton that points at the tensors by key. No pickle is involved, so loading can never run code. Format 2's
+SHA-256 covers the tensors and the skeleton (config, progress, run id) together; format 1 files (tensors only)
+still load.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from safetensors.torch import save as st_save
 from spatialgan import SpatialGANError
 
 FORMAT = "spatialgan-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".ckpt")
 
 
@@ -55,8 +57,11 @@ def _unflatten(node: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return node
 
 
-def _digest(tensors: dict[str, torch.Tensor]) -> str:
+def _digest(tensors: dict[str, torch.Tensor], skeleton: str | None = None) -> str:
+    """SHA-256 of every tensor (name, dtype, shape, bytes) and, from format 2, of the JSON skeleton."""
     h = hashlib.sha256()
+    if skeleton is not None:
+        h.update(f"skeleton:{len(skeleton)}:".encode() + skeleton.encode())
     for key in sorted(tensors):
         t = tensors[key]
         h.update(f"{key}:{t.dtype}:{tuple(t.shape)};".encode())
@@ -69,9 +74,9 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     """Writes `state` atomically: temporary file in the same folder, fsync, rename, fsync of the folder."""
     path = Path(path)
     tensors: dict[str, torch.Tensor] = {}
-    skeleton = _flatten(state, tensors, "")
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION),
-                "skeleton": json.dumps(skeleton), "sha256": _digest(tensors)}
+    skeleton = json.dumps(_flatten(state, tensors, ""))
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "skeleton": skeleton,
+                "sha256": _digest(tensors, skeleton)}
     data = st_save(tensors, metadata=metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -97,21 +102,33 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise SpatialGANError(f"checkpoint not found: {path}")
-    raw = path.read_bytes()
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise SpatialGANError(f"cannot read checkpoint {path}: {exc.strerror}") from None
     try:
         tensors = st_load(raw)
         header_len = int.from_bytes(raw[:8], "little")
         metadata = json.loads(raw[8:8 + header_len]).get("__metadata__", {})
-    except Exception as exc:  # safetensors raises several types for damaged files
-        raise SpatialGANError(f"checkpoint {path} is truncated or corrupt ({exc}); use an earlier snapshot") from None
-    if metadata.get("format") != FORMAT:
+    except Exception:  # safetensors and json raise several types for damaged files
+        raise SpatialGANError(f"checkpoint {path} is truncated or corrupt; use an earlier snapshot") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise SpatialGANError(f"{path} is not a spatialgan checkpoint (no '{FORMAT}' header)")
-    if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
-        raise SpatialGANError(f"{path} was written by a newer spatialgan (format {metadata['format_version']}); "
-                              "upgrade")
-    if _digest(tensors) != metadata.get("sha256"):
+    version = str(metadata.get("format_version", ""))
+    if version not in ("1", "2"):
+        raise SpatialGANError(f"{path} has checkpoint format {version[:10]!r}; this spatialgan reads 1 and 2 "
+                              "(a newer file needs a newer spatialgan)")
+    skeleton = metadata.get("skeleton")
+    if not isinstance(skeleton, str) or _digest(tensors, skeleton if version == "2" else None) != metadata.get(
+            "sha256"):
         raise SpatialGANError(f"checkpoint {path} failed its checksum (corrupt); use an earlier snapshot")
-    return _unflatten(json.loads(metadata["skeleton"]), tensors)
+    try:
+        state = _unflatten(json.loads(skeleton), tensors)
+    except Exception:   # only reachable for format 1, whose header is not covered by the checksum
+        raise SpatialGANError(f"checkpoint {path} has a damaged header; use an earlier snapshot") from None
+    if not isinstance(state, dict):
+        raise SpatialGANError(f"checkpoint {path} has a damaged header; use an earlier snapshot")
+    return state
 
 
 def snapshot_name(cur_nimg: int) -> str:
@@ -168,3 +185,18 @@ def copy_matching(module: torch.nn.Module, state: dict, what: str) -> list[str]:
     missing = [k for k in own if k not in state]
     module.load_state_dict({k: v for k, v in state.items() if k in own}, strict=False)
     return missing
+
+
+def load_torch_file(path: str | os.PathLike, what: str):
+    """A `.pt`/`.pth` file read with torch.load(weights_only=True) (tensors and containers only, never code).
+    Any failure is one line naming the file and what it should be; torch's own advice (to allow pickled code)
+    is deliberately not relayed."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise SpatialGANError(f"{path}: no such file (expected {what})") from None
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in first or "Weights only" in first:
+            first = "it holds objects other than tensors, which spatialgan never unpickles"
+        raise SpatialGANError(f"cannot read {path} as {what}: {first}") from None

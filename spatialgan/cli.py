@@ -278,8 +278,8 @@ def _add_dataset(sub):
 def cmd_dataset(args) -> int:
     from spatialgan.data.pack import pack_dataset
 
-    if args.resolution < 1:
-        raise SpatialGANError("--resolution must be positive")
+    if not 1 <= args.resolution <= 8192:
+        raise SpatialGANError(f"--resolution must be within 1..8192, got {args.resolution}")
     print(pack_dataset(args.source, args.dest, args.resolution, args.crop).text())
     return 0
 
@@ -333,6 +333,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except SpatialGANError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:          # disk full, read-only folder, a file where a folder should be...
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -8,12 +8,14 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import asdict, dataclass, fields
 
 from spatialgan import SpatialGANError
 from spatialgan.options import option, validate
 from spatialgan.registry import MODELS, get_model
 
+DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 ARCH, OPTIM, DATA, RUN, METRICS = "architecture", "optimisation", "data", "run", "evaluation at snapshots"
 
 
@@ -24,7 +26,7 @@ class CoreOptions:
     outdir: str = option("runs/run", "run folder (checkpoints, stats, grids)", group=RUN)
     resolution: int = option(32, "output resolution (a power of two)", low=4, high=8192, group=ARCH)
     batch: int = option(32, "batch size (the global batch under torchrun)", low=1, high=1 << 16, group=OPTIM)
-    kimg: float = option(100.0, "training length in thousands of real images", low=0, group=RUN)
+    kimg: float = option(100.0, "training length in thousands of real images", low=1e-6, group=RUN)
     width: int | None = option(None, "maximum channel count (default 512 on CUDA, 128 on CPU)", low=1,
                                high=1 << 14, group=ARCH)
     channel_base: int = option(32768, "channels at resolution r: min(channel_base / r, width)", low=1, group=ARCH)
@@ -80,6 +82,8 @@ class _ConfigBehaviour:
     def __post_init__(self):
         validate(self)
         get_model(self.model)                       # a clear error listing the registered models
+        if not DEVICE_PATTERN.fullmatch(self.device):
+            raise SpatialGANError(f"device (--device) must be auto, cpu, cuda or cuda:N, got {self.device!r}")
         import torch
 
         on_cuda = self.device.startswith("cuda") or (self.device == "auto" and torch.cuda.is_available())

@@ -27,6 +27,19 @@ def parse_seeds(text: str, limit: int = 1_000_000) -> list[int]:
     return seeds
 
 
+TRUNCATION_RANGE = (-1.0, 2.0)
+
+
+def check_truncation(psi: float) -> float:
+    """Truncation psi within TRUNCATION_RANGE (shared by the CLI, the API and the studio)."""
+    import math
+
+    lo, hi = TRUNCATION_RANGE
+    if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi) or not lo <= psi <= hi:
+        raise SpatialGANError(f"truncation psi must be a number within [{lo:g}, {hi:g}], got {psi}")
+    return float(psi)
+
+
 def latent_for_seed(seed: int, shape: int | tuple[int, ...]) -> torch.Tensor:
     """The z of a seed, shape (1, *shape): identical on every device and in every tool (CLI, app, report)."""
     shape = (shape,) if isinstance(shape, int) else tuple(shape)

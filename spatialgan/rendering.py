@@ -55,7 +55,7 @@ class View:
     center: tuple | None = option(None, "cx,cy in image space (the trained frame spans -1..1)",
                                   parse=_pair("--center"))
     scale: float | None = option(None, "pixel size as a multiple of the trained frame's pixel: 0.25 zooms in 4x, 2 "
-                                 "shows twice the frame (extrapolating past it)", low=1e-9)
+                                 "shows twice the frame (extrapolating past it)", low=1e-6, high=1e6)
     region: tuple | None = option(None, "x0,x1,y0,y1 in image space instead of --center/--scale, as "
                                   "--region=-1,1,-1,1 (default: the trained frame)",
                                   parse=lambda text: parse_floats(text, 4, "--region"))
@@ -84,8 +84,10 @@ class View:
             x0, x1, y0, y1 = self.region
             if not all(math.isfinite(v) for v in self.region) or x1 <= x0 or y1 <= y0:
                 raise SpatialGANError(f"--region needs finite x0 < x1 and y0 < y1, got {self.region}")
-        if self.center is not None and not all(math.isfinite(c) for c in self.center):
-            raise SpatialGANError("the centre must be finite")
+        for name in ("center", "region", "foveate"):
+            values = getattr(self, name)
+            if values is not None and not all(math.isfinite(v) and abs(v) <= 1e6 for v in values):
+                raise SpatialGANError(f"--{name} must be finite and within 1e6 of the origin")
 
     def bounds(self, resolution: int) -> tuple[float, float, float, float]:
         """(x0, x1, y0, y1) of the view for a model trained at `resolution`."""

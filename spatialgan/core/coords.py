@@ -6,6 +6,8 @@ samples it at pixel centres, x_j = -1 + (2 j + 1) / W. Coordinate tensors have s
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -105,6 +107,8 @@ def parse_warp(text: str):
         raise ValueError(f"warp parameters must be numbers, got {rest!r}") from None
     if not values or len(values) > 2:
         raise ValueError(f"{name} takes one or two numbers, e.g. {name}:1.5, got {text!r}")
+    if not all(math.isfinite(v) and abs(v) <= 1e6 for v in values):
+        raise ValueError(f"warp parameters must be finite numbers of sensible size, got {rest!r}")
     if name == "stretch" and any(v <= 0 for v in values):
         raise ValueError(f"stretch factors must be positive, got {values}")
     return WARPS[name](*values)

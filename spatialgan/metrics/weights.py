@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from spatialgan import SpatialGANError
+from spatialgan.checkpoint import load_torch_file
 
 
 def sha256_of(path: Path) -> str:
@@ -40,10 +41,7 @@ def load_verified_state(path: Path, sha256_prefix: str, filename: str, hint: str
         if not digest.startswith(sha256_prefix):
             raise SpatialGANError(f"{path} is not {filename}: its sha256 is {digest[:16]}..., expected "
                                   f"{sha256_prefix}... {hint}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise SpatialGANError(f"cannot read weights file {path}: {exc}") from None
+    state = load_torch_file(path, f"the weights file {filename}")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     if not isinstance(state, dict):

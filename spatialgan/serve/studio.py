@@ -99,8 +99,13 @@ class Studio:
 
     @staticmethod
     def check_truncation(psi: float) -> None:
-        if not (math.isfinite(psi) and -1.0 <= psi <= 2.0):
-            raise StudioError(f"truncation must be within [-1, 2], got {psi}")
+        from spatialgan import SpatialGANError
+        from spatialgan.latents import check_truncation
+
+        try:
+            check_truncation(psi)
+        except SpatialGANError as exc:
+            raise StudioError(str(exc)) from None
 
     # ------------------------------------------------------------------------------------------ operations
     @torch.no_grad()

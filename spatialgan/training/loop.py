@@ -26,6 +26,7 @@ from spatialgan.data.dataset import ImageDataset, InfiniteSampler
 from spatialgan.imageutils import from_uint8, save_grid
 from spatialgan.registry import get_model, make_adapter
 from spatialgan.runtime import keep_freed_memory, resolve_device
+from spatialgan.training import runfolder
 from spatialgan.training.distributed import (
     SINGLE,
     DistributedContext,
@@ -91,6 +92,8 @@ class Trainer:
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas_d, eps=1e-8)
         self.pl_mean = torch.zeros([], device=self.device)
         self.cur_nimg = 0
+        self.run_id: str | None = None          # set when the run claims its folder (or from the checkpoint)
+        self.resumed_from: Path | None = None    # folder of the checkpoint this run continues
         self.step = 0
         self.tick = 0
         self.tick_start_nimg = 0
@@ -207,7 +210,7 @@ class Trainer:
                          "tick_start_nimg": self.tick_start_nimg, "last_snap_nimg": self.last_snap_nimg},
             "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "pl_mean": self.pl_mean, "rng": rng,
+            "pl_mean": self.pl_mean, "rng": rng, "run_id": self.run_id,
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -222,6 +225,7 @@ class Trainer:
             self.opt_D.load_state_dict(state["opt_D"])
         except (KeyError, RuntimeError, ValueError) as exc:
             raise SpatialGANError(f"checkpoint does not match the model configuration: {exc}") from None
+        self.run_id = state.get("run_id")
         self.pl_mean = state["pl_mean"].to(self.device)
         for k, v in state["progress"].items():
             setattr(self, k, int(v))
@@ -233,11 +237,14 @@ class Trainer:
     def from_checkpoint(cls, path, overrides: dict | None = None, dist: DistributedContext = SINGLE,
                         device: torch.device | None = None) -> "Trainer":
         state = load_checkpoint(path)
+        if not isinstance(state.get("config"), dict):
+            raise SpatialGANError(f"{path} holds no run configuration")
         values = dict(state["config"])
         values.update(overrides or {})
         # initialize=False: the checkpoint has all weights, so --init-from is not read again.
         trainer = cls(TrainConfig.from_dict(values), device, initialize=False, dist=dist)
         trainer.load_state_dict(state)
+        trainer.resumed_from = Path(path).parent
         return trainer
 
     # ----------------------------------------------------------------- the run
@@ -273,14 +280,18 @@ class Trainer:
         """Trains until cfg.kimg; SIGINT/SIGTERM save a snapshot before exiting. Returns the last tick's stats."""
         cfg, main = self.cfg, self.dist.is_main
         outdir = Path(cfg.outdir)
-        outdir.mkdir(parents=True, exist_ok=True)
+        if main:
+            if self.run_id is None and self.resumed_from is None:
+                self.run_id = runfolder.new_run_id()             # a new run
+            self.run_id = runfolder.claim(outdir, self.run_id, self.resumed_from)
+            runfolder.remove_orphan_temporaries(outdir)
         dataset = dataset or ImageDataset(cfg.data, cfg.resolution, crop=cfg.crop, xflip=cfg.xflip)
         batches = iter(self.make_loader(dataset))
         self.feature_extractor()
         if self.cur_nimg == 0 and main:
             first = torch.stack([dataset[i] for i in range(min(len(dataset), 64))])
             save_grid(from_uint8(first), outdir / "reals.png")
-        logger = StatsLogger(outdir, resume_nimg=self.cur_nimg) if main else None
+        logger = StatsLogger(outdir, resume_nimg=self.cur_nimg, run_id=self.run_id) if main else None
         total_nimg = int(cfg.kimg * 1000)
         stop = {"signal": None}
         old_handlers = _install_stop_handlers(stop)

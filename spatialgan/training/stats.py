@@ -29,7 +29,9 @@ class StatCollector:
 class StatsLogger:
     """Appends one JSON line per tick; on resume, drops lines past the checkpoint so the log stays one run."""
 
-    def __init__(self, outdir: str | Path, resume_nimg: int = 0, tensorboard: bool = True):
+    def __init__(self, outdir: str | Path, resume_nimg: int = 0, tensorboard: bool = True,
+                 run_id: str | None = None):
+        self.run_id = run_id                 # written on every line: the log says which run it belongs to
         self.path = Path(outdir) / "stats.jsonl"
         if self.path.exists():
             kept = [line for line in self.path.read_text().splitlines()
@@ -45,12 +47,14 @@ class StatsLogger:
                 print("warning: tensorboard not installed; writing stats.jsonl only", file=sys.stderr)
 
     def log(self, record: dict) -> None:
+        if self.run_id is not None:
+            record = {**record, "run_id": self.run_id}
         with open(self.path, "a") as f:
             f.write(json.dumps(record) + "\n")
         if self.writer is not None:
             step = int(record["nimg"])
             for k, v in record.items():
-                if k not in ("nimg", "tick") and isinstance(v, (int, float)):
+                if k not in ("nimg", "tick") and isinstance(v, (int, float)) and not isinstance(v, bool):
                     self.writer.add_scalar(k, v, global_step=step)
             self.writer.flush()
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from spatialgan import SpatialGANError
-from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint
+from spatialgan.checkpoint import load_checkpoint, load_torch_file, resolve_checkpoint
 from spatialgan.models.stylegan2.rosinality import rosinality_to_ours
 
 
@@ -26,10 +24,7 @@ def load_generator_weights(path) -> dict:
                 "source": "spatialgan"}
     if not path.is_file():
         raise SpatialGANError(f"--init-from {path}: no such file")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise SpatialGANError(f"--init-from {path}: cannot read it as a rosinality .pt checkpoint ({exc})") from None
+    ckpt = load_torch_file(path, "a rosinality stylegan2-pytorch checkpoint (--init-from)")
     if not isinstance(ckpt, dict) or not any(k in ckpt for k in ("g_ema", "g")):
         raise SpatialGANError(f"--init-from {path}: expected a rosinality checkpoint with 'g_ema' (and 'g')")
     latent_avg = ckpt.get("latent_avg")

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from spatialgan import SpatialGANError
-from spatialgan.checkpoint import copy_matching, find_snapshots, save_generator_checkpoint
+from spatialgan.checkpoint import copy_matching, find_snapshots, load_torch_file, save_generator_checkpoint
 from spatialgan.models.cips.generator import CIPSGenerator
 
 
@@ -98,10 +98,7 @@ def ours_to_official_cips(state: dict) -> dict:
 def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
     """Writes a generator-only checkpoint (the converted generator as G_ema) from an official CIPS `.pt` file, for
     generate, render, evaluate, serve and `train --init-from`. Returns the file written."""
-    try:
-        ckpt = torch.load(src, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise SpatialGANError(f"cannot read {src} as a CIPS checkpoint ({exc})") from None
+    ckpt = load_torch_file(src, "an official CIPS checkpoint")
     state = ckpt.get("g_ema", ckpt.get("g", ckpt)) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not is_official_cips(state):
         raise SpatialGANError(f"{src} holds no official CIPS generator (expected 'g_ema' with lff/conv1/linears)")

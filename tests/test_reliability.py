@@ -1,0 +1,206 @@
+"""Reliability: run folders keep their identity, checkpoint headers are checksummed, bad input is one error line."""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from spatialgan import SpatialGANError
+from spatialgan.checkpoint import find_snapshots, load_checkpoint, save_checkpoint
+from spatialgan.cli import main
+
+from conftest import write_image_folder
+
+TINY = ["--resolution", "8", "--batch", "4", "--width", "8", "--z-dim", "8", "--w-dim", "8", "--mapping-layers",
+        "2", "--device", "cpu", "--quiet", "--tick-kimg", "0.004"]
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runs")
+    data = write_image_folder(root / "data", count=8, size=8)
+    for name, kimg in (("a", "0.016"), ("b", "0.032")):
+        assert main(["train", "--data", str(data), "--outdir", str(root / name), "--kimg", kimg,
+                     "--snap-kimg", "0.008", "--seed", "1" if name == "a" else "2", *TINY]) == 0
+    return root
+
+
+def test_every_snapshot_and_log_line_carries_the_run_id(two_runs):
+    run_id = json.loads((two_runs / "a" / "run.json").read_text())["run_id"]
+    assert all(load_checkpoint(p)["run_id"] == run_id for p in find_snapshots(two_runs / "a"))
+    lines = [json.loads(x) for x in (two_runs / "a" / "stats.jsonl").read_text().splitlines()]
+    assert lines and all(r["run_id"] == run_id for r in lines)
+    assert run_id != json.loads((two_runs / "b" / "run.json").read_text())["run_id"]
+
+
+def test_resume_into_another_runs_folder_is_refused_and_loses_nothing(two_runs, capsys):
+    before = {p.name: p.read_bytes() for p in (two_runs / "b").iterdir() if p.is_file()}
+    snap_a = find_snapshots(two_runs / "a")[0]
+    assert main(["train", "--resume", str(snap_a), "--outdir", str(two_runs / "b"), "--kimg", "0.032",
+                 "--quiet"]) == 2
+    assert "holds another run" in capsys.readouterr().err
+    after = {p.name: p.read_bytes() for p in (two_runs / "b").iterdir() if p.is_file()}
+    assert after == before
+
+
+def test_resume_into_an_empty_folder_continues_the_same_run(two_runs, tmp_path):
+    snap_a = find_snapshots(two_runs / "a")[-1]
+    assert main(["train", "--resume", str(snap_a), "--outdir", str(tmp_path / "copy"), "--kimg", "0.024",
+                 "--quiet"]) == 0
+    assert json.loads((tmp_path / "copy" / "run.json").read_text()) == json.loads(
+        (two_runs / "a" / "run.json").read_text())
+
+
+def test_a_legacy_run_without_an_id_resumes_in_its_own_folder_only(two_runs, tmp_path, capsys):
+    import shutil
+
+    legacy = tmp_path / "legacy"
+    shutil.copytree(two_runs / "a", legacy)
+    (legacy / "run.json").unlink()
+    snap = find_snapshots(legacy)[-1]
+    state = load_checkpoint(snap)
+    state.pop("run_id")
+    save_checkpoint(snap, state)
+    (tmp_path / "other").mkdir()
+    shutil.copy(two_runs / "b" / "stats.jsonl", tmp_path / "other" / "stats.jsonl")
+    assert main(["train", "--resume", str(snap), "--outdir", str(tmp_path / "other"), "--kimg", "0.02",
+                 "--quiet"]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert main(["train", "--resume", str(legacy), "--kimg", "0.02", "--quiet"]) == 0
+    assert (legacy / "run.json").is_file()
+
+
+def test_convert_refuses_a_folder_that_holds_a_run(two_runs, tmp_path, capsys):
+    from spatialgan.models.cips.generator import CIPSGenerator
+    from spatialgan.models.cips.official import ours_to_official_cips
+
+    official = ours_to_official_cips(CIPSGenerator(8, z_dim=8, w_dim=8, width=16, num_layers=4,
+                                                   mapping_layers=2).state_dict())
+    torch.save({"g_ema": official}, tmp_path / "cips.pt")
+    before = sorted(p.name for p in (two_runs / "b").iterdir())
+    assert main(["convert", "--cips-official", str(tmp_path / "cips.pt"), "--dest", str(two_runs / "b")]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert sorted(p.name for p in (two_runs / "b").iterdir()) == before
+
+
+def test_orphan_temporary_snapshots_are_removed_on_resume(two_runs, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(two_runs / "a", run)
+    orphan = run / ".network-snapshot-000000016.safetensors.abc123.tmp"
+    orphan.write_bytes(b"half a snapshot")
+    assert main(["train", "--resume", str(run), "--kimg", "0.02", "--quiet"]) == 0
+    assert not orphan.exists()
+
+
+# ------------------------------------------------------------------ checkpoint header
+def test_any_single_bit_flip_in_the_header_is_the_one_line_error(two_runs):
+    path = find_snapshots(two_runs / "a")[-1]
+    raw = bytearray(path.read_bytes())
+    header_len = int.from_bytes(raw[:8], "little")
+    rng = random.Random(0)
+    for trial in range(60):
+        flipped = bytearray(raw)
+        pos = 8 + rng.randrange(header_len)
+        flipped[pos] ^= 1 << rng.randrange(8)
+        damaged = path.parent / f"flip{trial}.safetensors"
+        damaged.write_bytes(bytes(flipped))
+        with pytest.raises(SpatialGANError, match="corrupt|checksum|not a spatialgan|format"):
+            load_checkpoint(damaged)
+        damaged.unlink()
+
+
+def test_a_valid_json_edit_of_the_config_fails_the_checksum(two_runs, tmp_path):
+    path = find_snapshots(two_runs / "a")[-1]
+    raw = path.read_bytes()
+    edited = raw.replace(b'\\"model\\", \\"stylegan2\\"', b'\\"model\\", \\"cips\\"     ')
+    assert edited != raw and len(edited) == len(raw)
+    (tmp_path / "edited.safetensors").write_bytes(edited)
+    with pytest.raises(SpatialGANError, match="checksum"):
+        load_checkpoint(tmp_path / "edited.safetensors")
+
+
+# ------------------------------------------------------------------ CLI fuzz: bad values, one line, exit 2
+BAD_TRAIN = [["--batch", "0"], ["--resolution", "33"], ["--r1-interval", "0"], ["--kimg", "nan"], ["--kimg", "0"],
+             ["--lr", "-1"], ["--upsample", "foo"], ["--device", "foo"], ["--seed", "99999999999999999999"],
+             ["--width", "0"], ["--width", "-8"], ["--channel-base", "0"], ["--lambda-distortion", "nan"],
+             ["--gamma", "-1"], ["--gamma", "nan"], ["--batch", "x"], ["--model", "nope"], ["--crop", "diag"],
+             ["--style-mixing", "2"], ["--latent-grid", "4y4"], ["--metrics", "fidd"], ["--init-from", "missing.pt"],
+             ["--interscale", "cut"], ["--scale-max", "1.5"], ["--fp16-res", "-1"], ["--workers", "-2"]]
+
+
+def bad_cases(tmp_path, data, ckpt):
+    out = str(tmp_path / "out")
+    base_train = ["train", "--data", str(data), "--outdir", str(tmp_path / "new"), *TINY]
+    cases = [base_train + bad for bad in BAD_TRAIN]
+    cases += [["train", "--data", str(data), "--outdir", str(ckpt), *TINY],                 # outdir is a file
+              ["train", "--data", str(tmp_path / "nothing"), "--outdir", str(tmp_path / "n2"), *TINY],
+              ["generate", "--ckpt", "ssn", "--seeds", "0-99999999999", "--outdir", out],
+              ["generate", "--ckpt", "ssn", "--seeds", "x", "--outdir", out],
+              ["generate", "--ckpt", "ssn", "--trunc", "nan", "--outdir", out],
+              ["generate", "--ckpt", "ssn", "--trunc", "inf", "--outdir", out],
+              ["generate", "--ckpt", str(tmp_path / "missing"), "--outdir", out],
+              ["generate", "--ckpt", str(data), "--outdir", out],
+              ["generate", "--ckpt", "ssn", "--device", "foo", "--outdir", out],
+              ["generate", "--ckpt", "ssn", "--latent", str(ckpt), "--outdir", out],
+              ["resample", "--ckpt", "ssn", "--blocks", "9,9", "--outdir", out],
+              ["resample", "--ckpt", "ssn", "--blocks", "a", "--outdir", out],
+              ["resample", "--ckpt", "cips", "--blocks", "0,0", "--outdir", out],
+              ["resample", "--ckpt", "ssn", "--blocks", "0,0", "--count", "0", "--outdir", out],
+              ["resample", "--ckpt", "ssn", "--blocks", "0,0", "--trunc", "nan", "--outdir", out],
+              ["render", "--ckpt", "cips", "--size", "8x8", "--out", str(tmp_path / "x.xyz")],
+              ["render", "--ckpt", "cips", "--size", "8x8", "--out", str(tmp_path / "no" / "x.png")],
+              ["render", "--ckpt", "cips", "--size", "0x8", "--out", out + ".png"],
+              ["render", "--ckpt", "cips", "--size", "8x8", "--center", "1", "--out", out + ".png"],
+              ["render", "--ckpt", "scaleparty", "--size", "8x8", "--scale", "1e300", "--out", out + ".png"],
+              ["render", "--ckpt", "scaleparty", "--size", "8x8", "--warp", "swirl:nan", "--out", out + ".png"],
+              ["render", "--ckpt", "cips", "--size", "8x8", "--trunc", "nan", "--out", out + ".png"],
+              ["render", "--ckpt", "ssn", "--size", "8x8", "--out", out + ".png"],
+              ["render", "--ckpt", "cips", "--size", "8x8", "--gamma", "-1", "--foveate", "0,0", "--out",
+               out + ".png"],
+              ["evaluate", "--ckpt", "ssn", "--metrics", "swd", "--num", "1"],
+              ["evaluate", "--ckpt", "ssn", "--metrics", "nope"],
+              ["evaluate", "--ckpt", "ssn", "--metrics", "selfssim", "--num", "4"],
+              ["evaluate", "--ckpt", "ssn", "--metrics", "swd", "--data", str(data), "--num", "8", "--out",
+               str(tmp_path / "no" / "r.json")],
+              ["evaluate", "--ckpt", "ssn", "--metrics", "swd", "--truncation-psi", "nan"],
+              ["project", "--ckpt", "ssn", "--image", str(ckpt), "--outdir", out],
+              ["project", "--ckpt", "scaleparty", "--image", str(ckpt), "--outdir", out],
+              ["convert", "--cips-official", str(ckpt), "--dest", out],
+              ["convert", "--cips-official", str(tmp_path / "missing.pt"), "--dest", out],
+              ["dataset", "--source", str(tmp_path / "nothing"), "--dest", out + ".zip", "--resolution", "8"],
+              ["dataset", "--source", str(data), "--dest", out + ".zip", "--resolution", "100000"],
+              ["dataset", "--source", str(data), "--dest", out + ".zip", "--resolution", "0"],
+              ["serve", "--port", "0"],
+              ["serve", "--ckpt", str(tmp_path / "missing")],
+              ["nosuchcommand"]]
+    return cases
+
+
+def test_cli_fuzz_every_bad_input_is_one_error_line_and_exit_2(tmp_path):
+    data = write_image_folder(tmp_path / "data", count=4, size=8)
+    ckpt = tmp_path / "junk.pt"
+    ckpt.write_bytes(b"not a checkpoint at all")
+    (tmp_path / "nothing").mkdir()
+    script = ("import sys, json\nfrom spatialgan.cli import main\n"
+              "for argv in json.loads(sys.stdin.read()):\n"
+              "    print('CASE', json.dumps(argv), file=sys.stderr, flush=True)\n"
+              "    print('RC', main(argv), file=sys.stderr, flush=True)\n")
+    cases = bad_cases(tmp_path, data, ckpt)
+    run = subprocess.run([sys.executable, "-c", script], input=json.dumps(cases), capture_output=True, text=True,
+                         timeout=600)
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    chunks = run.stderr.split("CASE ")[1:]
+    assert len(chunks) == len(cases), run.stderr[-2000:]
+    for chunk in chunks:
+        argv, rest = chunk.split("\n", 1)
+        lines = [x for x in rest.splitlines() if not x.startswith("RC ")]
+        rc = [x for x in rest.splitlines() if x.startswith("RC ")]
+        assert rc == ["RC 2"], (argv, rest)
+        assert len(lines) == 1 and lines[0].startswith("error: "), (argv, lines)
