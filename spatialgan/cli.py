@@ -40,13 +40,12 @@ def _add_train(sub):
 
 
 def cmd_train(args) -> int:
-    from spatialgan.training.launch import parse_latent_grid, train
+    from spatialgan.training.launch import exit_status, parse_latent_grid, train
 
     given = _given(args)
     if args.latent_grid:
         given["latent_rows"], given["latent_cols"] = parse_latent_grid(args.latent_grid)
-    train(given, args.resume, progress=not args.quiet)
-    return 0
+    return exit_status(train(given, args.resume, progress=not args.quiet))
 
 
 def _add_generate(sub):
@@ -326,9 +325,6 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:            # --help, --version, or a flag argparse refused (already reported)
         return int(exc.code or 0)
-    from spatialgan.runtime import keep_freed_memory
-
-    keep_freed_memory()        # page faults on every fresh activation otherwise dominate on CPU
     try:
         return args.func(args)
     except SpatialGANError as exc:

@@ -8,6 +8,7 @@ extras apply (panorama, foveation, warps, noise policies) is each model adapter'
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,8 @@ class View:
     noise_seed: int = option(0, "seed of the image-space noise (the CLI uses --seed)", low=0, cli=False)
     tile: int = option(256, "scaleparty: tile side in pixels (bounds memory)", low=1)
     band_pixels: int = option(1 << 16, "cips: pixels rendered at a time (bounds memory)", low=1)
+    time_limit: float | None = option(None, "seconds a render may take, checked between tiles and bands (the "
+                                      "studio's bound on one request's work)", low=1e-3, cli=False)
 
     def __post_init__(self):
         validate(self)
@@ -88,6 +91,19 @@ class View:
             values = getattr(self, name)
             if values is not None and not all(math.isfinite(v) and abs(v) <= 1e6 for v in values):
                 raise SpatialGANError(f"--{name} must be finite and within 1e6 of the origin")
+
+    def deadline_check(self):
+        """A function to call between tiles or bands: raises once the view's time limit has passed."""
+        if self.time_limit is None:
+            return lambda: None
+        end = time.monotonic() + self.time_limit
+
+        def check():
+            if time.monotonic() > end:
+                raise SpatialGANError(f"the render took longer than its limit of {self.time_limit:g} s; ask for "
+                                      "fewer pixels or a squarer shape")
+
+        return check
 
     def bounds(self, resolution: int) -> tuple[float, float, float, float]:
         """(x0, x1, y0, y1) of the view for a model trained at `resolution`."""

@@ -17,7 +17,7 @@ import torch
 
 from spatialgan import SpatialGANError
 
-M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -2, -3, -8
 _done = False
 
 
@@ -40,6 +40,21 @@ def keep_freed_memory() -> bool:
         (M_TOP_PAD, 64 << 20)))
     _done = ok
     return ok
+
+
+def _mallopt():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return None
+
+
+def limit_malloc_arenas(count: int = 2) -> bool:
+    """Caps glibc's malloc arenas (one per thread by default): a threaded server then keeps a bounded heap."""
+    mallopt = _mallopt()
+    return bool(mallopt and mallopt(M_ARENA_MAX, count) == 1)
 
 
 def resolve_device(name: str | torch.device) -> torch.device:

@@ -87,7 +87,24 @@ def test_dataset_command_prints_summary(tmp_path, capsys):
 
 def stats(run_dir):
     rows = [json.loads(x) for x in (run_dir / "stats.jsonl").read_text().splitlines()]
-    return [{k: v for k, v in r.items() if not k.startswith("timing")} for r in rows]
+    return [{k: v for k, v in r.items() if not k.startswith("timing") and k != "run_id"} for r in rows]
+
+
+@pytest.mark.slow
+def test_sigterm_saves_a_snapshot_and_exits_with_the_signal_status(tmp_path):
+    data = write_image_folder(tmp_path / "data", count=16, size=10)
+    run = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "spatialgan", "train", "--outdir", str(run), "--data", str(data),
+                             "--kimg", "1000", "--tick-kimg", "0.032", "--snap-kimg", "1000", *TINY_FLAGS],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (run / "stats.jsonl").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "stopped by signal" in err and "done:" not in out
+    assert list(run.glob("network-snapshot-*.safetensors"))
 
 
 @pytest.mark.slow
@@ -115,6 +132,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     assert stats(run) == stats(tmp_path / "ref")  # same ticks, same losses, nothing duplicated
 
     from spatialgan.checkpoint import load_checkpoint
+    assert {json.loads(x)["run_id"] for x in (run / "stats.jsonl").read_text().splitlines()} == {
+        json.loads((run / "run.json").read_text())["run_id"]}              # the resumed run is the same run
     a = load_checkpoint(run / "network-snapshot-000003200.safetensors")
     b = load_checkpoint(tmp_path / "ref" / "network-snapshot-000003200.safetensors")
     assert a["progress"] == b["progress"]

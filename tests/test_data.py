@@ -143,3 +143,30 @@ def test_write_image_folder_helper_is_deterministic(tmp_path):
     a = write_image_folder(tmp_path / "x", count=3)
     b = write_image_folder(tmp_path / "y", count=3)
     assert (a / "b" / "img000.jpg").read_bytes() == (b / "b" / "img000.jpg").read_bytes()
+
+
+def test_a_dark_16_bit_image_stays_dark(tmp_path):
+    root = tmp_path / "dark"
+    root.mkdir()
+    Image.fromarray(np.full((8, 8), 200, np.uint16)).save(root / "dark16.png")       # 200 of 65535: near black
+    Image.fromarray(np.full((8, 8), 65535, np.uint16)).save(root / "white16.png")
+    ds = ImageDataset(root, 8)
+    values = sorted(int(ds[i].max()) for i in range(2))
+    assert values == [1, 255]
+
+
+def test_unreadable_files_are_reported_once_by_name_and_stand_ins_are_spread(tmp_path, capsys):
+    root = tmp_path / "mixed"
+    root.mkdir()
+    for i in range(12):
+        if i < 5:                                  # a run of bad files: the next good one used to take them all
+            (root / f"img{i:02d}.png").write_bytes(b"not an image")
+        else:
+            Image.fromarray(np.full((8, 8, 3), 20 * i, np.uint8)).save(root / f"img{i:02d}.png")
+    ds = ImageDataset(root, 8)
+    stand_ins = [int(ds[i][0, 0, 0]) for i in range(5)]               # what each unreadable file is replaced by
+    assert max(stand_ins.count(v) for v in stand_ins) <= 2            # not all by the same neighbour
+    for _ in range(2):
+        ds[0]
+    err = capsys.readouterr().err
+    assert err.count("img00.png") == 1 and "BytesIO" not in err and "not a recognised image" in err

@@ -91,7 +91,7 @@ def test_http_api_answers_4xx_with_a_message_and_serves_the_page(studio):
 
     from spatialgan.serve.app import create_app
 
-    client = TestClient(create_app(studio))
+    client = TestClient(create_app(studio), base_url="http://127.0.0.1")
     assert "spatialgan studio" in client.get("/").text
     assert client.get("/app.js").status_code == 200
     info = client.get("/api/models").json()
@@ -244,3 +244,33 @@ def test_shipped_models_load_and_are_small():
         assert path.stat().st_size < 20 * 2 ** 20
         assert load(path).name == name
     assert load("cips").G.panorama_frames          # the CIPS is cylindrical
+
+
+def test_a_request_s_work_is_bounded_in_shape_and_time(studio):
+    latent = studio.sample("scaleparty", seed=1)["latent"]
+    with pytest.raises(StudioError, match="16:1"):
+        studio.render("scaleparty", latent, 1, 4096)            # inside the pixel cap, thousands of tiles
+    strict = Studio(studio.models, max_pixels=1 << 20, render_seconds=1e-3)
+    with pytest.raises(StudioError, match="longer than its limit"):
+        strict.render("scaleparty", latent, 256, 64, scale=0.25)
+    cips_latent = studio.sample("cips", seed=1)["latent"]
+    with pytest.raises(StudioError, match="longer than its limit"):
+        strict.render("cips", cips_latent, 1024, 256)          # four bands of 65536 pixels
+    assert studio.render("scaleparty", latent, 256, 64, scale=0.25)[:4] == b"\x89PNG"   # the default limit passes
+
+
+def test_http_refuses_foreign_hosts_big_bodies_and_never_echoes_big_inputs(studio):
+    from fastapi.testclient import TestClient
+
+    from spatialgan.serve.app import MAX_BODY, create_app
+
+    app = create_app(studio)
+    assert TestClient(app, base_url="http://evil.example").get("/").status_code == 400    # DNS rebinding
+    client = TestClient(app, base_url="http://localhost")
+    assert client.get("/").status_code == 200
+    big = client.post("/api/sample", content=b"x" * (MAX_BODY + 1), headers={"content-type": "application/json"})
+    assert big.status_code == 413
+    huge_name = client.post("/api/sample", json={"model": "m" * 100000, "seed": 1})
+    assert huge_name.status_code == 422 and len(huge_name.text) < 500
+    wrong = client.post("/api/sample", json={"model": "m" * 60, "seed": 1})
+    assert wrong.status_code == 400 and len(wrong.text) < 500

@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import io
-import logging
+import math
 import os
+import random
+import re
 import sys
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from spatialgan import SpatialGANError
 
-log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 RESIZE_FILTER = Image.LANCZOS  # stated filter: Lanczos (antialiased when downscaling)
 CROP_MODES = ("center", "random", "none")
@@ -122,8 +123,11 @@ def to_rgb(img: Image.Image) -> Image.Image:
         return Image.alpha_composite(background, rgba).convert("RGB")
     if img.mode in ("I;16", "I;16B", "I;16L", "I"):
         arr = np.asarray(img, dtype=np.float64)
-        arr = arr / 256.0 if arr.max() > 255 else arr
-        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="L")
+        # 16-bit data (I;16*, and PNG's 16-bit grey that Pillow opens as I) maps 65535 to 255 whatever the
+        # image's own maximum, so a dark 16-bit image stays dark; other 32-bit data falls back to its range.
+        sixteen_bit = img.mode.startswith("I;16") or img.format == "PNG" or arr.max() > 255
+        arr = arr / 257.0 if sixteen_bit else arr
+        img = Image.fromarray(np.clip(np.round(arr), 0, 255).astype(np.uint8), mode="L")
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
@@ -158,6 +162,25 @@ def prepare_image(img: Image.Image, resolution: int | None, crop: str = "center"
     return img
 
 
+def _reason(exc: Exception) -> str:
+    """A decoder error in a few words, without Pillow's '<_io.BytesIO object at 0x...>'."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "not a recognised image format"
+    text = re.sub(r"<_io\.BytesIO object at 0x[0-9a-f]+>", "the file", str(exc).strip().splitlines()[0] if
+                  str(exc).strip() else type(exc).__name__)
+    return text[:160]
+
+
+def _probe_order(index: int, n: int):
+    """index, then every other index once, in steps that depend on `index` (coprime with n, so the walk covers
+    the whole dataset)."""
+    step = random.Random(index).randrange(1, n) if n > 1 else 1
+    while math.gcd(step, n) != 1:
+        step += 1
+    for attempt in range(n):
+        yield (index + attempt * step) % n
+
+
 class ImageDataset(torch.utils.data.Dataset):
     """Returns uint8 tensors (3, R, R). Items are keyed by index or (index, seed); the seed drives random crop
     and x-flip, so a resumed run sees exactly the same augmented images. Unreadable files are reported once
@@ -176,16 +199,16 @@ class ImageDataset(torch.utils.data.Dataset):
     def load(self, index: int, seed: int | None = None) -> torch.Tensor:
         rng = np.random.default_rng(seed) if seed is not None else None
         n = len(self)
-        for attempt in range(n):
-            i = (index + attempt) % n
+        # Stand-ins for an unreadable file are spread over the dataset (a step that depends on the index), so
+        # several bad files do not all hand their draws to the same neighbour.
+        for i in _probe_order(index, n):
             try:
                 img = decode_image(self.source.read(i))
-            except Exception as exc:  # any decoder failure: report and move on
+            except Exception as exc:  # any decoder failure: report once and move on
                 if i not in self.reported:
                     self.reported.add(i)
-                    msg = f"warning: skipping unreadable image {self.source.describe(i)}: {exc}"
-                    log.warning(msg)
-                    print(msg, file=sys.stderr)
+                    print(f"warning: skipping unreadable image {self.source.describe(i)}: {_reason(exc)}",
+                          file=sys.stderr)
                 continue
             img = prepare_image(img, self.resolution, "center" if (self.crop == "random" and rng is None)
                                 else self.crop, rng)

@@ -12,16 +12,18 @@ from pydantic import BaseModel, Field
 from spatialgan.serve.studio import Studio, StudioError
 
 STATIC = Path(__file__).parent / "static"
+MAX_BODY = 8 << 20              # bytes; the largest latent (4 MiB of base64) fits
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class SampleRequest(BaseModel):
-    model: str
+    model: str = Field(..., max_length=64)
     seed: int = Field(0, ge=0, lt=2 ** 32)
     truncation: float = 1.0
 
 
 class ResampleRequest(BaseModel):
-    model: str
+    model: str = Field(..., max_length=64)
     latent: str = Field(..., max_length=1 << 22)
     blocks: list[list[int]] = Field(..., max_length=256)
     count: int = 4
@@ -30,7 +32,7 @@ class ResampleRequest(BaseModel):
 
 
 class RenderRequest(BaseModel):
-    model: str
+    model: str = Field(..., max_length=64)
     latent: str = Field(..., max_length=1 << 22)
     width: int
     height: int
@@ -40,17 +42,29 @@ class RenderRequest(BaseModel):
 
 
 class LatentRequest(BaseModel):
-    model: str
+    model: str = Field(..., max_length=64)
     latent: str = Field(..., max_length=1 << 22)
     truncation: float = 1.0
 
 
-def create_app(studio: Studio):
+def create_app(studio: Studio, host: str = "127.0.0.1"):
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import FileResponse, JSONResponse, Response
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     app = FastAPI(title="spatialgan studio", docs_url=None, redoc_url=None)
+    # Only requests addressed to this server's own name: a page elsewhere cannot reach it by DNS rebinding.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted({*LOOPBACK, host}))
+
+    @app.middleware("http")
+    async def bounded_body(request: Request, call_next):
+        if request.method == "POST":
+            length = request.headers.get("content-length")
+            if length is None or not length.isdigit() or int(length) > MAX_BODY:
+                return JSONResponse(status_code=413, content={"error": f"requests carry a Content-Length of at "
+                                                                       f"most {MAX_BODY} bytes"})
+        return await call_next(request)
 
     @app.exception_handler(StudioError)
     async def refused(request: Request, exc: StudioError):
@@ -114,8 +128,16 @@ def load_studio(checkpoints: list[str], device: str = "cpu", max_pixels: int = 1
 
 def serve(checkpoints: list[str], host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
           max_pixels: int = 1 << 20) -> None:
+    import sys
+
     import uvicorn
 
-    app = create_app(load_studio(checkpoints, device, max_pixels))
+    from spatialgan.runtime import limit_malloc_arenas
+
+    limit_malloc_arenas(2)       # the thread pool would otherwise grow one glibc arena per thread (RSS creeps up)
+    if host not in LOOPBACK:
+        print(f"warning: serving on {host}, reachable from other machines; the studio has no authentication",
+              file=sys.stderr)
+    app = create_app(load_studio(checkpoints, device, max_pixels), host)
     print(f"spatialgan studio on http://{host}:{port}/ ({len(checkpoints)} model(s))")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from spatialgan import SpatialGANError
 from spatialgan.imageutils import to_uint8
 from spatialgan.models.interface import ANY_REGION, PANORAMA, RESAMPLE_BLOCKS, WS_INPUT
 
@@ -68,15 +69,18 @@ def encode_latent(z: torch.Tensor) -> str:
 
 
 class Studio:
-    def __init__(self, models: dict[str, LoadedModel], max_pixels: int = 1 << 20, max_count: int = 8):
+    def __init__(self, models: dict[str, LoadedModel], max_pixels: int = 1 << 20, max_count: int = 8,
+                 max_aspect: float = 16.0, render_seconds: float = 20.0):
         if not models:
             raise StudioError("the studio needs at least one model")
         self.models, self.max_pixels, self.max_count = models, max_pixels, max_count
+        # A render's cost follows its tiles and bands, not only its pixels: bound the shape and the time too.
+        self.max_aspect, self.render_seconds = max_aspect, render_seconds
 
     # ------------------------------------------------------------------------------------------ checks
     def model(self, name: str) -> LoadedModel:
         if name not in self.models:
-            raise StudioError(f"unknown model {name!r}; available: {', '.join(self.models)}")
+            raise StudioError(f"unknown model {name[:40]!r}; available: {', '.join(self.models)}")
         return self.models[name]
 
     def decode_latent(self, entry: LoadedModel, text: str) -> torch.Tensor:
@@ -96,10 +100,12 @@ class Studio:
     def check_size(self, width: int, height: int) -> None:
         if width < 1 or height < 1 or width * height > self.max_pixels:
             raise StudioError(f"size {width}x{height} is outside 1..{self.max_pixels} pixels (the server's cap)")
+        if max(width, height) > self.max_aspect * min(width, height):
+            raise StudioError(f"size {width}x{height} is more than {self.max_aspect:g}:1; the studio renders views "
+                              f"up to that aspect ratio")
 
     @staticmethod
     def check_truncation(psi: float) -> None:
-        from spatialgan import SpatialGANError
         from spatialgan.latents import check_truncation
 
         try:
@@ -173,9 +179,12 @@ class Studio:
         if not all(math.isfinite(c) and abs(c) <= 1e4 for c in center):
             raise StudioError("the centre must be finite and within 1e4 of the origin")
         z = self.decode_latent(entry, latent)
-        view = View(width, height, center=tuple(center), scale=scale, noise_seed=0)
+        view = View(width, height, center=tuple(center), scale=scale, noise_seed=0, time_limit=self.render_seconds)
         with entry.lock:
-            image = entry.adapter.render(entry.adapter.map(z, truncation), view)
+            try:
+                image = entry.adapter.render(entry.adapter.map(z, truncation), view)
+            except SpatialGANError as exc:          # e.g. the time limit
+                raise StudioError(str(exc)) from None
         return png_bytes(image)
 
     def latent_file(self, name: str, latent: str, truncation: float = 1.0) -> bytes:

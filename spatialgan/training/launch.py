@@ -52,7 +52,15 @@ def train(given: dict, resume: str | None = None, progress: bool = True):
         barrier(dist)          # every rank is done before any tears the group down (Gloo aborts otherwise)
     finally:
         shutdown(dist)
-    if dist.is_main:
+    if dist.is_main and trainer.stopped_by is None:
         where = f" on {dist.world} processes" if dist.enabled else ""
         print(f"done: {trainer.cur_nimg} images{where}; snapshots in {trainer.cfg.outdir}")
     return trainer
+
+
+def exit_status(trainer) -> int:
+    """0 for a finished run; 128 + the signal for one stopped by SIGINT/SIGTERM (as a shell reports it)."""
+    signum = trainer.stopped_by
+    if signum is None:
+        return 0
+    return 128 + int(signum) if isinstance(signum, int) else 128 + 15

@@ -94,6 +94,7 @@ class Trainer:
         self.cur_nimg = 0
         self.run_id: str | None = None          # set when the run claims its folder (or from the checkpoint)
         self.resumed_from: Path | None = None    # folder of the checkpoint this run continues
+        self.stopped_by = None                   # the signal that stopped `run` early, if any
         self.step = 0
         self.tick = 0
         self.tick_start_nimg = 0
@@ -320,6 +321,7 @@ class Trainer:
             if logger is not None:
                 logger.close()
             _restore_handlers(old_handlers)
+        self.stopped_by = stop["signal"]
         if stop["signal"] is not None:
             print(f"stopped by signal {stop['signal']}; snapshot saved at {self.cur_nimg} images", file=sys.stderr)
         return record

@@ -38,9 +38,11 @@ class CIPSAdapter(InferenceAdapter):
             raise capability_error(self.spec, GRID_NOISE, "--noise")
         if view.foveate is None:
             x0, x1, y0, y1 = self.bounds(view)
-            return render_image(self.G, ws, view.width, view.height, (x0, x1), (y0, y1), view.band_pixels)
+            return render_image(self.G, ws, view.width, view.height, (x0, x1), (y0, y1), view.band_pixels,
+                                view.deadline_check())
         cx, cy = view.foveate
         if not (-1 < cx < 1 and -1 < cy < 1) or view.gamma <= 0:
             raise SpatialGANError("--foveate must lie inside the frame (-1..1) and --gamma be positive")
         samples = view.samples or (max(1, view.width // 2), max(1, view.height // 2))
-        return to_uint8(render_foveated(self.G, ws, view.width, view.height, samples, (cx, cy), view.gamma))[0]
+        image = render_foveated(self.G, ws, view.width, view.height, samples, (cx, cy), view.gamma, view.band_pixels)
+        return to_uint8(image)[0]

@@ -11,7 +11,7 @@ from spatialgan.imageutils import to_uint8
 
 @torch.no_grad()
 def render_image(G, ws: torch.Tensor, width: int, height: int, x_range=(-1.0, 1.0), y_range=(-1.0, 1.0),
-                 band_pixels: int = 1 << 16) -> np.ndarray:
+                 band_pixels: int = 1 << 16, between_bands=None) -> np.ndarray:
     """(height, width, 3) uint8 image of one latent over x_range x y_range. Rows are rendered in bands of about
     `band_pixels` pixels, so memory stays bounded whatever the size; pixels are independent, so the result equals
     a one-shot render."""
@@ -28,12 +28,14 @@ def render_image(G, ws: torch.Tensor, width: int, height: int, x_range=(-1.0, 1.
             part = coords[..., left:left + band_pixels]
             img = G.synthesize(ws, "const", coords=part)
             out[top:top + band_y.shape[0], left:left + part.shape[-1]] = to_uint8(img)[0]
+            if between_bands is not None:
+                between_bands()
     return out
 
 
 @torch.no_grad()
 def render_foveated(G, ws: torch.Tensor, width: int, height: int, samples: tuple[int, int], center=(0.0, 0.0),
-                    gamma: float = 2.0) -> torch.Tensor:
+                    gamma: float = 2.0, chunk: int | None = 1 << 16) -> torch.Tensor:
     """Foveated rendering: the generator runs only on samples[0] x samples[1] pixels placed densely around
     `center` (spatialgan.core.coords.foveated_grid), and the result is resampled to a regular width x height image by
     inverting the warp: sharp at the fovea, coarser towards the borders, at a fraction of the cost."""
@@ -43,7 +45,7 @@ def render_foveated(G, ws: torch.Tensor, width: int, height: int, samples: tuple
 
     sw, sh = samples
     grid = foveated_grid(sh, sw, center, gamma, device=ws.device)
-    warped = G.synthesize(ws, "const", coords=grid)                                  # (B, 3, sh, sw)
+    warped = G.synthesize(ws, "const", coords=grid, chunk=chunk)                     # (B, 3, sh, sw)
     tx = foveated_axis_inverse(pixel_centers(width, device=ws.device), center[0], gamma)
     ty = foveated_axis_inverse(pixel_centers(height, device=ws.device), center[1], gamma)
     y, x = torch.meshgrid(ty, tx, indexing="ij")

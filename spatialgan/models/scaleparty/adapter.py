@@ -14,11 +14,14 @@ from spatialgan.models.scaleparty.generator import NOISE_POLICIES
 
 @torch.no_grad()
 def render_tiled(G, ws: torch.Tensor, width: int, height: int, center=(0.0, 0.0), scale: float = 1.0,
-                 tile: int = 256, noise_mode: str = "grid", noise_seed: int = 0, warp=None) -> np.ndarray:
+                 tile: int = 256, noise_mode: str = "grid", noise_seed: int = 0, warp=None,
+                 between_tiles=None) -> np.ndarray:
     """(height, width, 3) uint8 render, tile by tile (memory bounded by the tile; with grid noise the tiles join
     exactly)."""
     out = np.empty((height, width, 3), dtype=np.uint8)
     for top, left, img in G.tiles(ws, center, scale, (height, width), tile, noise_mode, noise_seed, warp):
+        if between_tiles is not None:
+            between_tiles()
         out[top:top + img.shape[-2], left:left + img.shape[-1]] = to_uint8(img)[0]
     return out
 
@@ -59,5 +62,7 @@ class ScalePartyAdapter(InferenceAdapter):
             raise SpatialGANError(f"a scaleparty render has square pixels: region {x0:g},{x1:g},{y0:g},{y1:g} at "
                                   f"{view.width}x{view.height} would stretch them; use --center and --scale, or "
                                   "--warp stretch")
-        return render_tiled(self.G, ws, view.width, view.height, ((x0 + x1) / 2, (y0 + y1) / 2), sx, view.tile,
-                            noise, view.noise_seed, self._warp(view.warp))
+        # 'const' noise is one map resized to each window, so tiles would show seams: render it in one window.
+        tile = max(view.width, view.height) if noise == "const" else view.tile
+        return render_tiled(self.G, ws, view.width, view.height, ((x0 + x1) / 2, (y0 + y1) / 2), sx, tile, noise,
+                            view.noise_seed, self._warp(view.warp), view.deadline_check())
