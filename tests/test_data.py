@@ -170,3 +170,64 @@ def test_unreadable_files_are_reported_once_by_name_and_stand_ins_are_spread(tmp
         ds[0]
     err = capsys.readouterr().err
     assert err.count("img00.png") == 1 and "BytesIO" not in err and "not a recognised image" in err
+
+
+# ------------------------------------------------------------------ photo crops with held-back photos
+def _photo_folder(root, count=10):
+    rng = np.random.default_rng(0)
+    root.mkdir(parents=True)
+    for i in range(count):
+        arr = np.full((48 + 4 * i, 64, 3), 20 * i, np.uint8) + rng.integers(0, 5, (48 + 4 * i, 64, 3), np.uint8)
+        Image.fromarray(arr).save(root / f"photo{i:02d}.png")
+    return root
+
+
+def test_crop_datasets_hold_back_whole_photos_and_are_deterministic(tmp_path):
+    import json
+    import zipfile
+
+    from spatialgan.cli import main
+
+    photos = _photo_folder(tmp_path / "photos")
+    args = ["dataset", "--source", str(photos), "--resolution", "16", "--crops", "30", "--hold-out", "0.3",
+            "--hold-out-crops", "12", "--aspect", "2", "--seed", "4"]
+    for name in ("a", "b"):
+        assert main(args + ["--dest", str(tmp_path / f"{name}.zip")]) == 0
+    meta = {}
+    for name in ("a", "a-heldout"):
+        with zipfile.ZipFile(tmp_path / f"{name}.zip") as zf:
+            meta[name] = json.loads(zf.read("dataset.json"))
+            sizes = {Image.open(zf.open(n)).size for n in zf.namelist() if n.endswith(".png")}
+        assert sizes == {(32, 16)}                                     # aspect 2 at height 16
+    assert meta["a"]["count"] == 30 and meta["a-heldout"]["count"] == 12
+    assert len(meta["a-heldout"]["photos"]) == 3 and len(meta["a"]["photos"]) == 7
+    assert not set(meta["a"]["photos"]) & set(meta["a-heldout"]["photos"])       # no training photo held back
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()      # same seed, same bytes
+    assert main(args[:-1] + ["5", "--dest", str(tmp_path / "c.zip")]) == 0
+    assert (tmp_path / "c.zip").read_bytes() != (tmp_path / "a.zip").read_bytes()
+
+
+def test_crops_come_from_the_photos_at_their_pixel_values(tmp_path):
+    from spatialgan.data.crops import CropPlan, make_crop_datasets
+
+    photos = _photo_folder(tmp_path / "photos", count=3)
+    make_crop_datasets(photos, tmp_path / "c.zip", CropPlan(8, 9, crop_size=(0.5, 0.5), seed=1))
+    ds = ImageDataset(tmp_path / "c.zip", 8)
+    means = sorted({round(float(ds[i].float().mean()) / 20) for i in range(9)})
+    assert means == [0, 1, 2]                                          # each photo in turn, its own colour
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--crops", "0"], "--crops"), (["--crops", "4", "--crop-size", "0.5,2"], "--crop-size"),
+    (["--crops", "4", "--aspect", "30"], "--aspect"), (["--crops", "4", "--hold-out", "1"], "--hold-out"),
+    (["--crops", "4", "--aspect", "19", "--crop-size", "0.9,1"], "large enough"),
+    (["--crops", "4", "--hold-out", "0.95"], "none to train on")])
+def test_crop_tool_refuses_bad_input_in_one_line(tmp_path, capsys, extra, message):
+    from spatialgan.cli import main
+
+    photos = _photo_folder(tmp_path / "photos", count=4)
+    assert main(["dataset", "--source", str(photos), "--dest", str(tmp_path / "x.zip"), "--resolution", "8",
+                 *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "x.zip").exists()

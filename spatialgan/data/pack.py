@@ -28,8 +28,10 @@ class PackSummary:
         return "\n".join(lines)
 
 
-def pack_images(images, dest: str | os.PathLike, resolution: int, source_desc: str = "") -> PackSummary:
-    """Writes an iterable of (name, PIL image or Exception) to `dest` atomically; exceptions are skipped."""
+def pack_images(images, dest: str | os.PathLike, resolution: int, source_desc: str = "", extra: dict | None = None
+                ) -> PackSummary:
+    """Writes an iterable of (name, PIL image or Exception) to `dest` atomically; exceptions are skipped. `extra`
+    goes into the zip's dataset.json."""
     dest = Path(dest)
     if dest.suffix.lower() != ".zip":
         raise SpatialGANError(f"--dest must end in .zip, got {dest}")
@@ -49,7 +51,7 @@ def pack_images(images, dest: str | os.PathLike, resolution: int, source_desc: s
                 summary.count += 1
             zf.writestr("dataset.json", json.dumps({
                 "resolution": resolution, "count": summary.count, "source": source_desc,
-                "resize_filter": "lanczos", "skipped": [n for n, _ in summary.skipped]}, indent=1))
+                "resize_filter": "lanczos", "skipped": [n for n, _ in summary.skipped], **(extra or {})}, indent=1))
         if summary.count == 0:
             raise SpatialGANError(f"no readable images in {source_desc or 'the source'}; nothing written")
         os.replace(tmp, dest)

@@ -1,0 +1,112 @@
+"""Random-crop datasets from a folder of photos, with whole photos held back for evaluation (`dataset --crops`).
+
+Each crop is a rectangle of aspect `aspect` (width / height) whose height is a fraction, uniform in `crop_size`,
+of the photo's shorter side, at a uniform random place, resized (Lanczos) to round(R * aspect) x R. A fraction of
+the photos, chosen by the seed, is held back: its crops go to a separate zip, so an evaluation against it never
+sees a training photo. Everything is a function of the seed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spatialgan import SpatialGANError
+from spatialgan.data.dataset import RESIZE_FILTER, decode_image, open_source
+from spatialgan.data.pack import pack_images
+
+
+@dataclass
+class CropPlan:
+    resolution: int
+    crops: int
+    crop_size: tuple[float, float] = (0.1, 0.6)     # crop height as a fraction of the photo's shorter side
+    aspect: float = 1.0                             # crop (and output) width / height
+    hold_out: float = 0.0                           # fraction of photos held back
+    hold_out_crops: int | None = None               # crops of the held-back photos (default: crops / 4)
+    seed: int = 0
+
+    def check(self) -> None:
+        lo, hi = self.crop_size
+        if self.crops < 1:
+            raise SpatialGANError(f"--crops must be at least 1, got {self.crops}")
+        if not 1 <= self.resolution <= 8192:
+            raise SpatialGANError(f"--resolution must be within 1..8192, got {self.resolution}")
+        if not (0 < lo <= hi <= 1):
+            raise SpatialGANError(f"--crop-size needs 0 < MIN <= MAX <= 1 (fractions of a photo's shorter side), "
+                                  f"got {lo:g},{hi:g}")
+        if not (math.isfinite(self.aspect) and 0.05 <= self.aspect <= 20):
+            raise SpatialGANError(f"--aspect must be within 0.05..20, got {self.aspect:g}")
+        if not 0 <= self.hold_out < 1:
+            raise SpatialGANError(f"--hold-out is a fraction of the photos in [0, 1), got {self.hold_out:g}")
+        if self.hold_out_crops is not None and self.hold_out_crops < 1:
+            raise SpatialGANError(f"--hold-out-crops must be at least 1, got {self.hold_out_crops}")
+
+
+def held_out_path(dest: str | Path) -> Path:
+    dest = Path(dest)
+    return dest.with_name(dest.stem + "-heldout" + dest.suffix)
+
+
+def split_photos(names: list[str], hold_out: float, seed: int) -> tuple[list[int], list[int]]:
+    """(training indices, held-back indices): a seeded shuffle, the first ceil(hold_out * n) held back."""
+    order = np.random.default_rng(seed).permutation(len(names)).tolist()
+    count = math.ceil(hold_out * len(names)) if hold_out > 0 else 0
+    if hold_out > 0 and count >= len(names):
+        raise SpatialGANError(f"--hold-out {hold_out:g} of {len(names)} photos leaves none to train on")
+    return sorted(order[count:]), sorted(order[:count])
+
+
+def _fits(size: tuple[int, int], plan: CropPlan) -> bool:
+    w, h = size
+    height = plan.crop_size[0] * min(w, h)
+    return height >= 1 and height * plan.aspect <= w and height <= h
+
+
+def random_crops(photos: list[tuple[str, object]], count: int, plan: CropPlan, seed: int):
+    """Yields (name, image): `count` crops, photo by photo in turn (each photo as often as the others)."""
+    rng = np.random.default_rng(seed)
+    out_w, out_h = max(1, round(plan.resolution * plan.aspect)), plan.resolution
+    for k in range(count):
+        name, img = photos[k % len(photos)]
+        w, h = img.size
+        hi = min(plan.crop_size[1], w / (plan.aspect * min(w, h)), h / min(w, h))     # the crop must fit
+        side = min(w, h) * rng.uniform(plan.crop_size[0], max(plan.crop_size[0], hi))
+        cw, ch = max(1, round(side * plan.aspect)), max(1, round(side))
+        left, top = int(rng.integers(0, w - cw + 1)), int(rng.integers(0, h - ch + 1))
+        yield f"{name}#{k}", img.crop((left, top, left + cw, top + ch)).resize((out_w, out_h), RESIZE_FILTER)
+
+
+def make_crop_datasets(source, dest, plan: CropPlan) -> list:
+    """Writes `dest` (crops of the training photos) and, with a hold-out, dest-heldout.zip; returns the
+    PackSummary of each."""
+    plan.check()
+    src = open_source(source)
+    photos, skipped = [], []
+    for i in range(len(src.names)):
+        try:
+            photos.append((src.describe(i), decode_image(src.read(i))))
+        except Exception as exc:      # an unreadable photo is listed, not fatal
+            skipped.append(src.describe(i))
+            print(f"warning: skipping unreadable photo {src.describe(i)} ({type(exc).__name__})")
+    usable = [(n, img) for n, img in photos if _fits(img.size, plan)]
+    if not usable:
+        raise SpatialGANError(f"no photo in {source} is large enough for crops of aspect {plan.aspect:g} at "
+                              f"{plan.crop_size[0]:g} of its shorter side")
+    train_idx, held_idx = split_photos([n for n, _ in usable], plan.hold_out, plan.seed)
+    desc = (f"random crops of {source}: {plan.crops} from {len(train_idx)} photos, crop height "
+            f"{plan.crop_size[0]:g}-{plan.crop_size[1]:g} of the shorter side, aspect {plan.aspect:g}, seed "
+            f"{plan.seed}")
+    train = [usable[i] for i in train_idx]
+    summaries = [pack_images(random_crops(train, plan.crops, plan, plan.seed), dest, plan.resolution, desc,
+                             {"split": "train", "photos": [n for n, _ in train], "aspect": plan.aspect})]
+    if held_idx:
+        held = [usable[i] for i in held_idx]
+        count = plan.hold_out_crops or max(1, plan.crops // 4)
+        summaries.append(pack_images(random_crops(held, count, plan, plan.seed + 1), held_out_path(dest),
+                                     plan.resolution, f"held-back photos of {source}, seed {plan.seed}",
+                                     {"split": "held-out", "photos": [n for n, _ in held], "aspect": plan.aspect}))
+    return summaries
