@@ -256,3 +256,17 @@ def test_generator_styles_reach_the_right_layers():
     ws2[:, -1] += 1.0
     G.synthesis(ws2, "const")
     torch.testing.assert_close(feats[0], feats[1])
+
+
+def test_resized_white_noise_keeps_unit_variance_at_every_pixel():
+    import torch.nn.functional as F
+
+    from spatialgan.core.layers.noise import resize_white_noise
+
+    g = torch.Generator().manual_seed(0)
+    maps = torch.randn(4000, 1, 10, 10, generator=g)
+    for size in ((16, 16), (10, 23), (7, 5), (10, 10)):
+        var = resize_white_noise(maps, size).var(0)
+        assert var.shape == (1, *size) and 0.9 < float(var.min()) and float(var.max()) < 1.1, size
+    plain = F.interpolate(maps, size=(16, 16), mode="bilinear", align_corners=False).var(0)
+    assert float(plain.mean()) < 0.7                         # what the const policy did before: variance ~0.5

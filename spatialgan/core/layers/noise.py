@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from spatialgan import batchrng
@@ -85,3 +86,20 @@ def grid_noise(positions: torch.Tensor, period: float, stream: int, seed: int | 
             total = total + weight * lattice_gaussian(ix + dx, iy + dy, stream, seed)
             norm = norm + weight * weight
     return (total / torch.sqrt(norm))[:, None]
+
+
+def _linear_weights(n: int, m: int) -> torch.Tensor:
+    """(n, m): column j holds the weights 1-D linear resizing (half-pixel centres) gives output j over inputs."""
+    eye = torch.eye(n, dtype=torch.float64)[:, None]                          # n signals of length n
+    return F.interpolate(eye, size=m, mode="linear", align_corners=False)[:, 0]
+
+
+def resize_white_noise(noise: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear resize of a white unit-variance map (..., h, w) to `size`, renormalised so that every output pixel
+    has unit variance again (an interpolated pixel is a weighted sum of inputs: variance sum(w^2) < 1)."""
+    if tuple(noise.shape[-2:]) == tuple(size):
+        return noise
+    out = F.interpolate(noise, size=size, mode="bilinear", align_corners=False)
+    var_y = _linear_weights(noise.shape[-2], size[0]).square().sum(0)
+    var_x = _linear_weights(noise.shape[-1], size[1]).square().sum(0)
+    return out / (var_y[:, None] * var_x[None, :]).sqrt().to(out)

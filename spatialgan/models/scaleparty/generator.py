@@ -28,7 +28,7 @@ from torch import nn
 from spatialgan.core.coords import region_grid
 from spatialgan.core.layers.coordinates import FourierFeatures
 from spatialgan.core.layers.modulated import StyledConv, ToRGB
-from spatialgan.core.layers.noise import grid_noise
+from spatialgan.core.layers.noise import grid_noise, resize_white_noise
 from spatialgan.core.mapping import MappingNetwork
 from spatialgan.core.synthesis import channels_at
 
@@ -111,10 +111,8 @@ class ScalePartyGenerator(nn.Module):
             if key not in self._const_noise:
                 gen = torch.Generator().manual_seed(0x5CA1E + index)
                 self._const_noise[key] = torch.randn(1, 1, size, size, generator=gen).to(positions.device)
-            noise = self._const_noise[key]
-            if noise.shape[-2:] != positions.shape[-2:]:
-                noise = F.interpolate(noise, size=positions.shape[-2:], mode="bilinear", align_corners=False)
-            return noise.to(dtype)
+            # One map for the trained frame, resized to other renders with unit variance restored per pixel.
+            return resize_white_noise(self._const_noise[key], tuple(positions.shape[-2:])).to(dtype)
         if noise_mode not in NOISE_POLICIES:
             raise ValueError(f"noise_mode must be one of {NOISE_POLICIES}, got {noise_mode!r}")
         return None                                          # 'random' and 'none': the layer's own
