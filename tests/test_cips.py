@@ -360,6 +360,17 @@ def test_official_cips_state_dict_converts_exactly(tmp_path):
     torch.testing.assert_close(G(z, coords=coords), _official_forward(official, coords, z), rtol=1e-4, atol=1e-4)
 
 
+def load_without_corner_coords(path):
+    from spatialgan.api import Model, load
+
+    model = load(path)
+    config = model.config
+    config.cips_coords = "pixel-centers"
+    G = model.spec.build_generator(config)
+    G.load_state_dict(model.G.state_dict())
+    return Model(G.eval(), config)
+
+
 def test_convert_cli_writes_a_usable_run(tmp_path, capsys):
     from spatialgan.cli import main
     from spatialgan.models.cips.official import ours_to_official_cips
@@ -368,6 +379,19 @@ def test_convert_cli_writes_a_usable_run(tmp_path, capsys):
     official = ours_to_official_cips(ours.state_dict())
     torch.save({"g_ema": official, "g": official}, tmp_path / "cips.pt")
     assert main(["convert", "--cips-official", str(tmp_path / "cips.pt"), "--dest", str(tmp_path / "run")]) == 0
+    # What generate renders is what the official generator renders: linspace(-1, 1) coordinates, the embedding
+    # table read at its own grid, noise off.
+    from spatialgan.api import load
+
+    model = load(tmp_path / "run")
+    z = model.latents([0, 1])
+    lin = torch.linspace(-1, 1, 8)
+    y, x = torch.meshgrid(lin, lin, indexing="ij")
+    official_coords = torch.stack([x, y])[None].expand(2, -1, -1, -1)
+    expected = _official_forward(official, official_coords, z)
+    torch.testing.assert_close(model.sample(z=z), expected, rtol=1e-4, atol=1e-5)
+    pixel_centres = load_without_corner_coords(tmp_path / "run").sample(z=z)
+    assert (pixel_centres - expected).abs().max() > 1e-3                  # the old convention differs
     assert main(["render", "--ckpt", str(tmp_path / "run"), "--size", "24x16", "--out", str(tmp_path / "a.png")]) == 0
     torch.save({"g_ema": {"x": torch.zeros(1)}}, tmp_path / "bad.pt")
     assert main(["convert", "--cips-official", str(tmp_path / "bad.pt"), "--dest", str(tmp_path / "r2")]) == 2

@@ -11,7 +11,8 @@ from spatialgan.models.interface import ANY_REGION, ANY_SCALE, FOVEATE, PANORAMA
 def build_generator(cfg) -> CIPSGenerator:
     return CIPSGenerator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, width=cfg.width, num_layers=cfg.cips_layers,
                          mapping_layers=cfg.mapping_layers, coord_embedding=cfg.coord_embedding,
-                         panorama_frames=cfg.panorama_frames, channels=cfg.cips_channels)
+                         panorama_frames=cfg.panorama_frames, channels=cfg.cips_channels,
+                         corner_coords=cfg.cips_coords == "official-corners")
 
 
 SPEC = ModelSpec(

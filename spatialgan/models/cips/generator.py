@@ -23,12 +23,18 @@ class CIPSGenerator(nn.Module):
     def __init__(self, resolution: int, z_dim: int = 512, w_dim: int = 512, width: int = 512, num_layers: int = 14,
                  mapping_layers: int = 8, coord_embedding: bool = True, img_channels: int = 3,
                  mapping_lr_multiplier: float = 0.01, panorama_frames: float | None = None,
-                 channels: list[int] | None = None):
+                 channels: list[int] | None = None, corner_coords: bool = False):
         super().__init__()
         if num_layers < 2 or num_layers % 2:
             raise ValueError(f"CIPS needs an even number of layers (a ToRGB after every second), got {num_layers}")
         self.resolution, self.z_dim, self.w_dim, self.img_channels = resolution, z_dim, w_dim, img_channels
         self.num_layers = num_layers
+        # The official CIPS feeds its Fourier features linspace(-1, 1) coordinates (pixel i of the R-pixel frame at
+        # -1 + 2i / (R - 1)) and reads its embedding at the trained grid directly. Our coordinates are pixel centres
+        # (-1 + (2i + 1) / R), so a converted model scales them by R / (R - 1) before the Fourier features; the
+        # embedding, read at pixel centres, then returns exactly the table entries the official code uses.
+        self.corner_coords = corner_coords
+        self.fourier_scale = resolution / (resolution - 1) if corner_coords else 1.0
         # Cylindrical coordinates: 360 degrees span `panorama_frames` frame widths, x in [-frames, frames); the
         # Fourier features see (cos theta, sin theta, y), so every input is periodic in x.
         self.panorama_frames = panorama_frames
@@ -65,7 +71,8 @@ class CIPSGenerator(nn.Module):
             features = self.fourier(torch.cat([theta.cos(), theta.sin(), coords[..., 1:]], dim=-1))
             table_coords = torch.cat([coords[..., :1] / self.panorama_frames, coords[..., 1:]], dim=-1)
         else:
-            features, table_coords = self.fourier(coords), coords
+            scaled = coords * self.fourier_scale if self.fourier_scale != 1.0 else coords
+            features, table_coords = self.fourier(scaled), coords
         if self.embedding is not None:
             features = torch.cat([features, self.embedding(table_coords)], dim=-1)
         return features

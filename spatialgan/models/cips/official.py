@@ -115,10 +115,10 @@ def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
     config = dict(model="cips", resolution=res, z_dim=kw["z_dim"], w_dim=kw["w_dim"], width=kw["width"],
                   cips_layers=kw["num_layers"], mapping_layers=kw["mapping_layers"],
                   coord_embedding=kw["coord_embedding"], cips_channels=kw["channels"], panorama_frames=None,
-                  outdir=str(dest), device="cpu")
+                  cips_coords="official-corners", outdir=str(dest), device="cpu")
     G = CIPSGenerator(res, z_dim=kw["z_dim"], w_dim=kw["w_dim"], width=kw["width"], num_layers=kw["num_layers"],
                       mapping_layers=kw["mapping_layers"], coord_embedding=kw["coord_embedding"],
-                      channels=kw["channels"])
+                      channels=kw["channels"], corner_coords=True)
     missing = copy_matching(G, ours, "the CIPS generator")
     if [m for m in missing if m != "mapping.w_avg"]:
         raise SpatialGANError(f"{src}: entries missing after conversion: {missing[:4]}")

@@ -18,3 +18,6 @@ class CIPSOptions:
                                     "sees patches)", low=4)
     cips_channels: list | None = option(None, "CIPS: width of each layer pair (None: all --width; official: "
                                         "512..128)", cli=False)
+    cips_coords: str = option("pixel-centers", "CIPS: coordinate convention of the Fourier features; "
+                              "official-corners is the official code's linspace(-1, 1), set by `convert`",
+                              choices=("pixel-centers", "official-corners"), cli=False)
