@@ -150,12 +150,15 @@ def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: i
     model = load(run_dir)
     cfg = model.config
     report = Report(outdir, "spatialgan demo report")
+    add_shipped_section(report)
     records = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines() if line.strip()]
     speed = np.median([r["timing/img_per_sec"] for r in records]) if records else float("nan")
     rows = "".join(f"<tr><td>{k}</td><td>{html.escape(str(v))}</td></tr>" for k, v in cfg.to_dict().items())
-    report.add("Run", f"<p>spatialgan {__version__}, torch {torch.__version__}, {platform.processor() or 'cpu'}; "
-                      f"trained {trainer.cur_nimg} images in {train_seconds:.0f} s this call "
-                      f"(median {speed:.1f} img/s).</p><table>{rows}</table>")
+    report.add("This run", f"<p>spatialgan {__version__}, torch {torch.__version__}, {platform.processor() or 'cpu'}; "
+                           f"trained a StyleGAN2 on crops of scikit-image's bundled photos for {trainer.cur_nimg} "
+                           f"images in {train_seconds:.0f} s this call (median {speed:.1f} img/s), then the models "
+                           f"below from it.</p><details><summary>configuration</summary><table>{rows}</table>"
+                           "</details>")
     reals = np.asarray(Image.open(run_dir / "reals.png"))
     report.add("Training data", "<p>Random crops (10-60% of the shorter side) of scikit-image's bundled CC0 photos, "
                                 "resized to 32x32 with Lanczos.</p>" + report.image(reals, "reals.png", "reals", 3))
@@ -177,6 +180,38 @@ def run_demo(outdir: str | Path = "demo-out", kimg: float | None = None, seed: i
     add_scaleparty_section(report, outdir, data, DEMO_SCALEPARTY["kimg"] if kimg is None else kimg / 4, seed,
                            progress)
     return report.write()
+
+
+def add_shipped_section(report: Report) -> None:
+    """The report opens with the shipped models (trained on photographs): samples, an SSN resampling strip, a CIPS
+    panorama and a ScaleParty zoom, with their quality against held-back photos when it was measured."""
+    from spatialgan.api import SHIPPED_DIR, SHIPPED_MODELS
+    from spatialgan.models.ssn.resample import overview_strip
+
+    quality_file = SHIPPED_DIR / "quality.json"
+    quality = json.loads(quality_file.read_text()) if quality_file.is_file() else {}
+    models = {name: load(name) for name in SHIPPED_MODELS if (SHIPPED_DIR / f"{name}.safetensors").is_file()}
+    body = [f"<p>{html.escape(quality.get('about', 'The models that ship with spatialgan.'))}</p>"]
+    for name, model in models.items():
+        grid = make_grid(to_uint8(model.sample(range(32), noise_mode=model.adapter.default_noise)), 8, pad=1)
+        q = quality.get("models", {}).get(name)
+        note = (f" SWD x1e3 {q['swd']:.1f} against held-back photos (real-vs-real floor {quality['floor_swd']:.1f}),"
+                f" diversity {q['diversity']:.3f}." if q and "floor_swd" in quality else "")
+        body.append(report.image(grid, f"shipped-{name}.png", f"{name}: seeds 0-31.{note}", 3))
+    if "ssn" in models:
+        strip = overview_strip(models["ssn"].resample([(1, 2)], 6, seed=3), scale=4)
+        body.append(report.image(strip, "shipped-ssn-resample.png", "ssn: seed 3, latent block (1, 2) redrawn six "
+                                 "times; the rest of the image is kept", 1))
+    if "cips" in models and models["cips"].G.panorama_frames:
+        r = models["cips"].resolution
+        pano = models["cips"].render(seed=1, size=(int(2 * r * models["cips"].G.panorama_frames), r), panorama=True)
+        body.append(report.image(pano, "shipped-cips-panorama.png", "cips: seed 1 as a 360-degree panorama", 3))
+    if "scaleparty" in models:
+        r = models["scaleparty"].resolution
+        zooms = np.concatenate([models["scaleparty"].render(seed=2, size=(2 * r, 2 * r), scale=s) for s in
+                                (1.0, 0.5, 0.25)], 1)
+        body.append(report.image(zooms, "shipped-scaleparty-zoom.png", "scaleparty: seed 2 at 1x, 2x and 4x zoom", 2))
+    report.add("Shipped models, trained on photographs", "".join(body))
 
 
 def draw_box(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, color=(255, 40, 40)) -> np.ndarray:
