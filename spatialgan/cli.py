@@ -311,8 +311,12 @@ def _add_demo(sub):
 
 
 def cmd_demo(args) -> int:
+    import math
+
     from spatialgan.demo import run_demo
 
+    if args.kimg is not None and not (math.isfinite(args.kimg) and args.kimg > 0):
+        raise SpatialGANError(f"--kimg must be a positive number, got {args.kimg}")
     print(f"report: {run_demo(args.outdir, kimg=args.kimg, seed=args.seed, progress=not args.quiet)}")
     return 0
 

@@ -135,6 +135,13 @@ BAD_TRAIN = [["--batch", "0"], ["--resolution", "33"], ["--r1-interval", "0"], [
              ["--interscale", "cut"], ["--scale-max", "1.5"], ["--fp16-res", "-1"], ["--workers", "-2"]]
 
 
+def garbage_lmdb(tmp_path):
+    folder = tmp_path / "garbage.lmdb"
+    folder.mkdir(exist_ok=True)
+    (folder / "data.mdb").write_bytes(b"\x00garbage, not an LMDB" * 100)
+    return folder
+
+
 def bad_cases(tmp_path, data, ckpt):
     out = str(tmp_path / "out")
     base_train = ["train", "--data", str(data), "--outdir", str(tmp_path / "new"), *TINY]
@@ -178,6 +185,10 @@ def bad_cases(tmp_path, data, ckpt):
               ["dataset", "--source", str(data), "--dest", out + ".zip", "--resolution", "100000"],
               ["dataset", "--source", str(data), "--dest", out + ".zip", "--resolution", "0"],
               ["serve", "--port", "0"],
+              ["demo", "--kimg", "-1", "--outdir", out],
+              ["demo", "--kimg", "nan", "--outdir", out],
+              ["generate", "--ckpt", "ssn", "--seeds", "0", "--outdir", "/proc/spatialgan-cannot-write-here"],
+              ["train", "--data", str(garbage_lmdb(tmp_path)), "--outdir", str(tmp_path / "n3"), *TINY],
               ["serve", "--ckpt", str(tmp_path / "missing")],
               ["nosuchcommand"]]
     return cases

@@ -68,11 +68,14 @@ class LmdbSource:
         import lmdb
 
         self.path = path
-        env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False,
-                        subdir=path.is_dir())
-        with env.begin(write=False) as txn:
-            self.names = [k for k, _ in txn.cursor()]
-        env.close()
+        try:
+            env = lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False,
+                            subdir=path.is_dir())
+            with env.begin(write=False) as txn:
+                self.names = [k for k, _ in txn.cursor()]
+            env.close()
+        except lmdb.Error as exc:
+            raise SpatialGANError(f"{path} is not a readable LMDB ({type(exc).__name__})") from None
         self._env, self._pid = None, None
 
     def read(self, i: int) -> bytes:
