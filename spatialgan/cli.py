@@ -124,7 +124,9 @@ def cmd_resample(args) -> int:
     blocks = parse_blocks(args.blocks)
     result = load(args.ckpt, args.device).resample(blocks, args.count, seed=args.seed, truncation_psi=args.trunc)
     written = write_resample_outputs(result, args.outdir)
-    print(f"wrote {len(written)} files to {args.outdir}")
+    change = result.change()
+    print(f"wrote {len(written)} files to {args.outdir}; mean squared change inside the blocks "
+          f"{change['inside']:.4f}, outside {change['outside']:.4f} (ratio {change['ratio']:.1f})")
     return 0
 
 

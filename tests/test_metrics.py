@@ -422,3 +422,61 @@ def test_selfssim_on_a_fixed_size_model_is_a_clear_error(tiny_run, capsys):
 
     assert main(["evaluate", "--ckpt", str(tiny_run / "run"), "--metrics", "selfssim", "--num", "2"]) == 2
     assert "selfssim needs a model with any_scale (cips, scaleparty)" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ diversity and resampling change
+class _ConstantAdapter:
+    """A model that ignores its latent: every image is the same."""
+
+    device = torch.device("cpu")
+
+    def latent_shape(self):
+        return (4,)
+
+    def sample(self, z, truncation_psi=1.0, noise_mode=None):
+        return torch.full((z.shape[0], 3, 8, 8), 0.25)
+
+
+class _LatentAdapter(_ConstantAdapter):
+    def sample(self, z, truncation_psi=1.0, noise_mode=None):
+        return z[:, :3, None, None].expand(-1, -1, 8, 8).tanh()
+
+
+def test_diversity_is_zero_for_a_model_that_ignores_z_and_the_pair_mean_otherwise():
+    from spatialgan.metrics.builtin import pairwise_diversity
+
+    assert pairwise_diversity(_ConstantAdapter(), 40, 8, 0, 1.0) == 0
+    value = pairwise_diversity(_LatentAdapter(), 40, 8, 3, 1.0)
+    g = torch.Generator().manual_seed(3)
+    ref = []
+    for n in (8, 8, 4):                      # 20 pairs in batches of 8: the same draws in the same order
+        z = torch.randn(2 * n, 4, generator=g)[:, :3].tanh()
+        ref.append((z[:n] - z[n:]).square().mean(dim=1))
+    assert value == pytest.approx(float(torch.cat(ref).mean()), rel=1e-6) and value > 0
+
+
+def test_block_change_inside_and_outside_against_a_direct_computation():
+    from spatialgan.models.ssn.distortion import block_change
+
+    a = torch.zeros(1, 3, 8, 8)
+    b = a.clone()
+    b[:, :, 0:4, 4:8] = 1.0                  # block (0, 1) of a 2x2 grid changed by 1 everywhere
+    b[:, 0, 6, 1] = 2.0                      # one channel of one pixel outside it changed by 2
+    change = block_change(a, b, [(0, 1)], (2, 2))
+    assert change["inside"] == pytest.approx(1.0)
+    assert change["outside"] == pytest.approx((4.0 / 3) / 48)        # mean over 48 outside pixels, 3 channels
+    assert change["ratio"] == pytest.approx(1.0 / ((4.0 / 3) / 48))
+    assert block_change(a, a, [(0, 1)], (2, 2))["inside"] == 0
+
+
+def test_resample_change_of_a_model_with_independent_blocks_is_inside_only():
+    from spatialgan.models.ssn.distortion import resample_change
+
+    from test_ssn import IndependentBlocks
+
+    G = IndependentBlocks()
+    G.latent_rows = G.latent_cols = 4
+    G.z_dim = 8
+    G.forward = lambda z, psi=1.0, noise_mode="const": G.synthesize(G.map(z))
+    change = resample_change(G, 8, 4, 0)
+    assert change["outside"] == 0 and change["inside"] > 0 and change["ratio"] == float("inf")

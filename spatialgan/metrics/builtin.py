@@ -1,5 +1,5 @@
 """The built-in metrics, each registered with the passes and capability it needs: fid, kid, pr, swd, ppl,
-selfssim, distortion."""
+selfssim, diversity, distortion."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 from spatialgan import SpatialGANError
 from spatialgan.metrics.registry import FAKE_FEATURES, FAKE_PATCHES, REAL_FEATURES, REAL_PATCHES, register_metric
-from spatialgan.models.interface import ANY_SCALE, DISTORTION
+from spatialgan.models.interface import ANY_SCALE, DISTORTION, RESAMPLE_BLOCKS
 
 FEATURES = (REAL_FEATURES, FAKE_FEATURES)
 
@@ -91,3 +91,37 @@ def distortion(ctx) -> list[dict]:
     options = ctx.options
     d = measure(ctx.adapter.G, options.num, options.batch, options.seed, options.truncation_psi)
     return [ctx.record("distortion", d["value"], d["protocol"], num=d["num_samples"])]
+
+
+DIVERSITY_PROTOCOL = ("mean squared pixel difference (images in [-1, 1]) between images of independent latents, "
+                      "constant noise; 0 for a model that ignores its latent")
+
+
+@torch.no_grad()
+def pairwise_diversity(adapter, num: int, batch: int, seed: int, truncation_psi: float) -> float:
+    """Mean over num/2 pairs of independent latents of the images' mean squared difference."""
+    gen = torch.Generator().manual_seed(seed)
+    pairs, total, done = max(1, num // 2), 0.0, 0
+    while done < pairs:
+        n = min(batch, pairs - done)
+        z = torch.randn(2 * n, *adapter.latent_shape(), generator=gen).to(adapter.device)
+        images = adapter.sample(z, truncation_psi, "const").float()
+        total += float((images[:n] - images[n:]).square().mean(dim=(1, 2, 3)).sum())
+        done += n
+    return total / pairs
+
+
+@register_metric("diversity", summary="how different the images of independent latents are (collapse shows here)")
+def diversity(ctx) -> list[dict]:
+    o = ctx.options
+    records = [ctx.record("diversity", pairwise_diversity(ctx.adapter, o.num, o.batch, o.seed, o.truncation_psi),
+                          DIVERSITY_PROTOCOL)]
+    if ctx.adapter.spec.can(RESAMPLE_BLOCKS):
+        from spatialgan.models.ssn.distortion import resample_change
+
+        change = resample_change(ctx.adapter.G, o.num, o.batch, o.seed, o.truncation_psi)
+        protocol = ("one random latent block redrawn per image, constant noise: mean squared change inside that "
+                    "block's pixels and outside them; ratio = inside / outside")
+        records += [ctx.record(f"resample_{k}", change[k], protocol, num=change["num_samples"])
+                    for k in ("inside", "outside", "ratio")]
+    return records

@@ -32,6 +32,12 @@ class ResampleResult:
     blocks: list[tuple[int, int]]
     grid: tuple[int, int]
 
+    def change(self) -> dict:
+        """How much the resamples changed inside the chosen blocks and outside them (and the ratio)."""
+        from spatialgan.models.ssn.distortion import block_change
+
+        return block_change(self.original, self.images, self.blocks, self.grid)
+
 
 def parse_blocks(items: list[str]) -> list[tuple[int, int]]:
     """['0,1', '2,3'] -> [(0, 1), (2, 3)] (checked against a grid by parse_block_pairs)."""
