@@ -470,9 +470,9 @@ def test_block_change_inside_and_outside_against_a_direct_computation():
 
 
 def test_resample_change_of_a_model_with_independent_blocks_is_inside_only():
-    from spatialgan.models.ssn.distortion import resample_change
-
     from test_ssn import IndependentBlocks
+
+    from spatialgan.models.ssn.distortion import resample_change
 
     G = IndependentBlocks()
     G.latent_rows = G.latent_cols = 4
