@@ -1,5 +1,5 @@
 """The built-in metrics, each registered with the passes and capability it needs: fid, kid, pr, swd, ppl,
-selfssim, diversity, distortion."""
+selfssim, diversity, spectrum, distortion."""
 
 from __future__ import annotations
 
@@ -8,7 +8,15 @@ import os
 import torch
 
 from spatialgan import SpatialGANError
-from spatialgan.metrics.registry import FAKE_FEATURES, FAKE_PATCHES, REAL_FEATURES, REAL_PATCHES, register_metric
+from spatialgan.metrics.registry import (
+    FAKE_FEATURES,
+    FAKE_PATCHES,
+    FAKE_SPECTRA,
+    REAL_FEATURES,
+    REAL_PATCHES,
+    REAL_SPECTRA,
+    register_metric,
+)
 from spatialgan.models.interface import ANY_SCALE, DISTORTION, RESAMPLE_BLOCKS
 
 FEATURES = (REAL_FEATURES, FAKE_FEATURES)
@@ -125,3 +133,14 @@ def diversity(ctx) -> list[dict]:
         records += [ctx.record(f"resample_{k}", change[k], protocol, num=change["num_samples"])
                     for k in ("inside", "outside", "ratio")]
     return records
+
+
+@register_metric("spectrum", needs=(REAL_SPECTRA, FAKE_SPECTRA),
+                 summary="distance of the azimuthally averaged power spectra (CIPS Sec. 4.3)")
+def spectrum(ctx) -> list[dict]:
+    from spatialgan.metrics.spectrum import PROTOCOL, spectral_distance
+
+    real, fake = ctx.real_spectra.mean(), ctx.fake_spectra.mean()
+    d = spectral_distance(real, fake, ctx.real_spectra.max_radius)
+    return [ctx.record("spectrum", d["value"], PROTOCOL, num_real=ctx.num_real, data=str(ctx.data),
+                       high_frequency=d["high_frequency"], real_spectrum=real.tolist(), fake_spectrum=fake.tolist())]

@@ -11,7 +11,16 @@ from pathlib import Path
 import torch
 
 from spatialgan import SpatialGANError
-from spatialgan.metrics.registry import FAKE_FEATURES, FAKE_PATCHES, REAL_FEATURES, REAL_PATCHES, metrics, parse_metrics
+from spatialgan.metrics.registry import (
+    FAKE_FEATURES,
+    FAKE_PATCHES,
+    FAKE_SPECTRA,
+    REAL_FEATURES,
+    REAL_PATCHES,
+    REAL_SPECTRA,
+    metrics,
+    parse_metrics,
+)
 from spatialgan.models.interface import require
 from spatialgan.options import option, validate
 
@@ -98,6 +107,8 @@ class EvalContext:
     fake_features: torch.Tensor | None = None
     real_patches: object = None
     fake_patches: object = None
+    real_spectra: object = None
+    fake_spectra: object = None
     feature_info: dict = field(default_factory=dict)
 
     @property
@@ -143,13 +154,19 @@ def _real_pass(ctx: EvalContext, dataset, needs: set) -> None:
         ctx.real_features = load_cached_features(cache_path)
     if REAL_PATCHES in needs:
         ctx.real_patches = PatchCollector(ctx.config.resolution, options.seed)
+    if REAL_SPECTRA in needs:
+        from spatialgan.metrics.spectrum import SpectrumAccumulator
+
+        ctx.real_spectra = SpectrumAccumulator()
     want_features = REAL_FEATURES in needs and ctx.real_features is None
-    if not want_features and ctx.real_patches is None:
+    if not want_features and ctx.real_patches is None and ctx.real_spectra is None:
         return
     feats = []
     for images in real_images(dataset, ctx.num_real, options.batch):
         if ctx.real_patches is not None:
             ctx.real_patches.add(images)
+        if ctx.real_spectra is not None:
+            ctx.real_spectra.add(images)
         if want_features:
             feats.append(ctx.extractor(images))
     if feats:
@@ -165,6 +182,10 @@ def _fake_pass(ctx: EvalContext, needs: set, dist) -> None:
 
     options, adapter = ctx.options, ctx.adapter
     patches = PatchCollector(ctx.config.resolution, options.seed + 1) if FAKE_PATCHES in needs else None
+    if FAKE_SPECTRA in needs:
+        from spatialgan.metrics.spectrum import SpectrumAccumulator
+
+        ctx.fake_spectra = SpectrumAccumulator()
     feats, device = [], adapter.device
     # The layers' random noise uses the global RNG: seed it for reproducibility, and restore it afterwards so that
     # evaluating during training does not change the training run.
@@ -185,6 +206,8 @@ def _fake_pass(ctx: EvalContext, needs: set, dist) -> None:
                 feats.append(ctx.extractor(uint8))
             if patches is not None:
                 patches.add(uint8)
+            if ctx.fake_spectra is not None:
+                ctx.fake_spectra.add(uint8)
     if FAKE_FEATURES in needs:
         ctx.fake_features = torch.cat(_gather_lists(feats, dist))
     if patches is not None:
@@ -210,7 +233,7 @@ def evaluate(adapter, names: list[str], data: str | None, options: EvalOptions |
             require(adapter.spec, metric.capability, f"metric {metric.name}")
     needs = set().union(*(m.needs for m in chosen))
     ctx = EvalContext(adapter, options, data)
-    if needs & {REAL_FEATURES, REAL_PATCHES}:
+    if needs & {REAL_FEATURES, REAL_PATCHES, REAL_SPECTRA}:
         dataset = _open_dataset(ctx, needs, [m.name for m in chosen if m.needs])
     if needs & {REAL_FEATURES, FAKE_FEATURES}:
         from spatialgan.metrics.features import build_extractor
@@ -218,9 +241,9 @@ def evaluate(adapter, names: list[str], data: str | None, options: EvalOptions |
         ctx.extractor = extractor or build_extractor(options.features, options.feature_weights, adapter.device)
         ctx.feature_info = {"feature_extractor": ctx.extractor.label, "feature_protocol": ctx.extractor.protocol,
                             "num_real": ctx.num_real, "data": str(data)}
-    if main and needs & {REAL_FEATURES, REAL_PATCHES}:
+    if main and needs & {REAL_FEATURES, REAL_PATCHES, REAL_SPECTRA}:
         _real_pass(ctx, dataset, needs)
-    if needs & {FAKE_FEATURES, FAKE_PATCHES}:
+    if needs & {FAKE_FEATURES, FAKE_PATCHES, FAKE_SPECTRA}:
         _fake_pass(ctx, needs, dist)
     if not main:
         return []

@@ -14,7 +14,8 @@ from spatialgan import SpatialGANError
 # Shared passes a metric can need.
 REAL_FEATURES, FAKE_FEATURES = "real_features", "fake_features"
 REAL_PATCHES, FAKE_PATCHES = "real_patches", "fake_patches"
-PASSES = (REAL_FEATURES, FAKE_FEATURES, REAL_PATCHES, FAKE_PATCHES)
+REAL_SPECTRA, FAKE_SPECTRA = "real_spectra", "fake_spectra"
+PASSES = (REAL_FEATURES, FAKE_FEATURES, REAL_PATCHES, FAKE_PATCHES, REAL_SPECTRA, FAKE_SPECTRA)
 
 
 @dataclass(frozen=True)
