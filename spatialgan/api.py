@@ -23,7 +23,7 @@ from spatialgan.config import TrainConfig
 from spatialgan.latents import check_truncation, latent_for_seed
 from spatialgan.models.interface import ANY_REGION, RESAMPLE_BLOCKS, WS_INPUT, require
 from spatialgan.registry import get_model, make_adapter
-from spatialgan.rendering import View
+from spatialgan.rendering import View, render_region
 from spatialgan.runtime import resolve_device
 
 # Shipped demo models (see benchmarks/RESULTS.md for how they were trained; G_ema only).
@@ -131,7 +131,7 @@ class Model:
             ws = self.adapter.map(self._latent(seed, z), truncation_psi)
         else:
             require(self.spec, WS_INPUT, "rendering from a W+ latent")
-        return self.adapter.render(ws.to(self.device), spec)
+        return render_region(self.adapter, ws.to(self.device), spec)
 
     def render_full_frame(self, z: torch.Tensor, resolution: int, truncation_psi: float = 1.0) -> torch.Tensor:
         return self.adapter.render_full_frame(z.to(self.device), resolution, truncation_psi)

@@ -125,5 +125,6 @@ def region_for(resolution: int, width: int, height: int, center=(0.0, 0.0), scal
 
 @torch.no_grad()
 def render_region(adapter, ws: torch.Tensor, view: View) -> np.ndarray:
-    """(height, width, 3) uint8 render of one latent's styles `ws` (batch 1) through the model's adapter."""
+    """(height, width, 3) uint8 render of one latent's styles `ws` (batch 1) through the model's adapter: the one
+    render path of `spatialgan render`, the studio and `Model.render`."""
     return adapter.render(ws, view)

@@ -166,7 +166,7 @@ class Studio:
                truncation: float = 1.0) -> bytes:
         """A PNG of the latent's image over width x height pixels centred on `center`, pixels `scale` times the
         trained frame's (CIPS and ScaleParty); for a cylindrical CIPS, x wraps around the panorama."""
-        from spatialgan.rendering import View
+        from spatialgan.rendering import View, render_region
 
         entry = self.model(name)
         if not entry.can(ANY_REGION):
@@ -182,7 +182,7 @@ class Studio:
         view = View(width, height, center=tuple(center), scale=scale, noise_seed=0, time_limit=self.render_seconds)
         with entry.lock:
             try:
-                image = entry.adapter.render(entry.adapter.map(z, truncation), view)
+                image = render_region(entry.adapter, entry.adapter.map(z, truncation), view)
             except SpatialGANError as exc:          # e.g. the time limit
                 raise StudioError(str(exc)) from None
         return png_bytes(image)
