@@ -87,3 +87,40 @@ def test_failed_write_keeps_previous_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_checkpoint(path)["n"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["c.safetensors"]
+
+
+def write_format_1(path, state):
+    """A checkpoint as spatialgan wrote them before format 2: the digest covers the tensors only."""
+    import json
+
+    from safetensors.torch import save_file
+
+    from spatialgan.checkpoint import FORMAT, _digest, _flatten
+
+    tensors: dict = {}
+    skeleton = _flatten(state, tensors, "")
+    save_file(tensors, str(path), metadata={"format": FORMAT, "format_version": "1", "skeleton": json.dumps(skeleton),
+                                             "sha256": _digest(tensors)})
+    return path
+
+
+def test_format_1_checkpoints_and_old_runs_still_load(tmp_path):
+    state = nested_state()
+    loaded = load_checkpoint(write_format_1(tmp_path / "old.safetensors", state))
+    assert loaded["counter"] == 1234 and torch.equal(loaded["model"]["weight"], state["model"]["weight"])
+    # A format-1 generator checkpoint (like the models shipped before format 2) loads through the API.
+    from spatialgan.api import load
+    from spatialgan.config import TrainConfig
+    from spatialgan.registry import get_model
+
+    cfg = TrainConfig(model="ssn", resolution=8, width=8, z_dim=8, w_dim=8, mapping_layers=2, latent_rows=2,
+                      latent_cols=2, device="cpu")
+    G = get_model("ssn").build_generator(cfg)
+    write_format_1(tmp_path / "ssn.safetensors", {"config": cfg.to_dict(), "G_ema": G.state_dict()})
+    assert load(tmp_path / "ssn.safetensors").sample([0]).shape == (1, 3, 8, 8)
+    # A damaged format-1 tensor is still refused.
+    raw = bytearray((tmp_path / "old.safetensors").read_bytes())
+    raw[-3] ^= 0xFF
+    (tmp_path / "bad.safetensors").write_bytes(bytes(raw))
+    with pytest.raises(SpatialGANError, match="checksum"):
+        load_checkpoint(tmp_path / "bad.safetensors")
