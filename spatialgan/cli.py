@@ -274,29 +274,22 @@ def _add_dataset(sub):
     p.add_argument("--dest", required=True, help="output .zip")
     p.add_argument("--resolution", type=int, required=True, help="output height (and width, times --aspect)")
     p.add_argument("--crop", default="center", choices=["center", "none"], help="without --crops: square crop")
-    p.add_argument("--crops", type=int, default=None, help="random crops to write (from all training photos)")
-    p.add_argument("--crop-size", default="0.1,0.6", help="MIN,MAX crop height as a fraction of a photo's "
-                   "shorter side (default 0.1,0.6)")
-    p.add_argument("--aspect", type=float, default=1.0, help="crop width / height (e.g. 4 for panorama strips)")
-    p.add_argument("--hold-out", type=float, default=0.0, help="fraction of the photos held back for evaluation")
-    p.add_argument("--hold-out-crops", type=int, default=None, help="crops of the held-back photos (default "
-                   "crops / 4)")
-    p.add_argument("--seed", type=int, default=0)
-    p.set_defaults(func=cmd_dataset)
+    p.add_argument("--crops", type=int, default=None, help="random crops of the photos instead of one image each")
+    from spatialgan.data.crops import CropPlan
+
+    p.set_defaults(func=cmd_dataset, option_names=_declared_flags(p, CropPlan, "photo crops (with --crops)"))
 
 
 def cmd_dataset(args) -> int:
     from spatialgan.data.crops import CropPlan, make_crop_datasets
     from spatialgan.data.pack import pack_dataset
-    from spatialgan.rendering import parse_floats
 
     if not 1 <= args.resolution <= 8192:
         raise SpatialGANError(f"--resolution must be within 1..8192, got {args.resolution}")
     if args.crops is None:
         print(pack_dataset(args.source, args.dest, args.resolution, args.crop).text())
         return 0
-    plan = CropPlan(args.resolution, args.crops, parse_floats(args.crop_size, 2, "--crop-size"), args.aspect,
-                    args.hold_out, args.hold_out_crops, args.seed)
+    plan = CropPlan(resolution=args.resolution, crops=args.crops, **_given(args))
     for summary in make_crop_datasets(args.source, args.dest, plan):
         print(summary.text())
     return 0

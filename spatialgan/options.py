@@ -41,7 +41,8 @@ def flag_name(f) -> str:
 
 
 def _where(f) -> str:
-    return f"{f.name} ({flag_name(f)})" if f.metadata.get("cli", True) else f.name
+    shown = f.metadata.get("cli", True) or f.metadata.get("flag")      # a flag the CLI defines by hand
+    return f"{f.name} ({flag_name(f)})" if shown else f.name
 
 
 def check_value(f, value):
@@ -107,6 +108,8 @@ def _help_text(f) -> str:
     default = None if f.default is MISSING else f.default
     if f.metadata.get("choices"):
         text += f" ({', '.join(f.metadata['choices'])})"
+    if isinstance(default, tuple):
+        default = ",".join(str(v) for v in default)
     if default not in (None, "", False) and "default" not in text:
         text += f" (default {default})"
     return text

@@ -17,33 +17,36 @@ import numpy as np
 from spatialgan import SpatialGANError
 from spatialgan.data.dataset import RESIZE_FILTER, decode_image, open_source
 from spatialgan.data.pack import pack_images
+from spatialgan.options import option, validate
+
+
+def _range(text: str) -> tuple:
+    from spatialgan.rendering import parse_floats
+
+    return parse_floats(text, 2, "--crop-size")
 
 
 @dataclass
 class CropPlan:
-    resolution: int
-    crops: int
-    crop_size: tuple[float, float] = (0.1, 0.6)     # crop height as a fraction of the photo's shorter side
-    aspect: float = 1.0                             # crop (and output) width / height
-    hold_out: float = 0.0                           # fraction of photos held back
-    hold_out_crops: int | None = None               # crops of the held-back photos (default: crops / 4)
-    seed: int = 0
+    """What `dataset --crops` cuts (declared options: the flags and their help come from here)."""
+
+    resolution: int = option(32, "output height in pixels (width: times --aspect)", low=1, high=8192, cli=False,
+                            flag="--resolution")
+    crops: int = option(1, "random crops to write (from all training photos)", low=1, cli=False, flag="--crops")
+    crop_size: tuple = option((0.1, 0.6), "MIN,MAX crop height as a fraction of a photo's shorter side",
+                              parse=_range)
+    aspect: float = option(1.0, "crop width / height (e.g. 4 for panorama strips)", low=0.05, high=20)
+    hold_out: float = option(0.0, "fraction of the photos held back (whole photos) for evaluation, in "
+                             "DEST-heldout.zip", low=0, high=0.999)
+    hold_out_crops: int | None = option(None, "crops of the held-back photos (default: crops / 4)", low=1)
+    seed: int = option(0, "seed of the split and the crops", low=0)
 
     def check(self) -> None:
+        validate(self)
         lo, hi = self.crop_size
-        if self.crops < 1:
-            raise SpatialGANError(f"--crops must be at least 1, got {self.crops}")
-        if not 1 <= self.resolution <= 8192:
-            raise SpatialGANError(f"--resolution must be within 1..8192, got {self.resolution}")
         if not (0 < lo <= hi <= 1):
             raise SpatialGANError(f"--crop-size needs 0 < MIN <= MAX <= 1 (fractions of a photo's shorter side), "
                                   f"got {lo:g},{hi:g}")
-        if not (math.isfinite(self.aspect) and 0.05 <= self.aspect <= 20):
-            raise SpatialGANError(f"--aspect must be within 0.05..20, got {self.aspect:g}")
-        if not 0 <= self.hold_out < 1:
-            raise SpatialGANError(f"--hold-out is a fraction of the photos in [0, 1), got {self.hold_out:g}")
-        if self.hold_out_crops is not None and self.hold_out_crops < 1:
-            raise SpatialGANError(f"--hold-out-crops must be at least 1, got {self.hold_out_crops}")
 
 
 def held_out_path(dest: str | Path) -> Path:
