@@ -36,7 +36,7 @@ def shipped_models() -> list[Path]:
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
         raise SpatialGANError(f"the shipped demo models are missing ({', '.join(missing)} in {SHIPPED_DIR}); pass "
-                              "--ckpt, or rebuild them with scripts/build_shipped_models.sh")
+                              "--ckpt, or rebuild them with scripts/train_photo_models.sh")
     return paths
 
 

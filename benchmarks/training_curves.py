@@ -1,0 +1,47 @@
+"""Training curves of run folders (G and D losses, D scores from stats.jsonl) as one SVG, and a kimg table.
+
+    python benchmarks/training_curves.py build/photo-models/{stylegan2,ssn,cips,scaleparty} \\
+        --out benchmarks/photo-training-curves.svg
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from spatialgan.demo import _svg_curves  # noqa: E402
+
+
+def records(run: Path) -> list[dict]:
+    return [r for r in (json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines() if x.strip())
+            if "tick" in r]
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    charts, height = [], 0
+    print("| run | kimg | ticks | median img/s | G loss (last tick) | D loss (last tick) |\n|---|---|---|---|---|---|")
+    for run in map(Path, args.runs):
+        rows = records(run)
+        speeds = sorted(r["timing/img_per_sec"] for r in rows)
+        last = rows[-1]
+        print(f"| {run.name} | {last['kimg']:.1f} | {len(rows)} | {speeds[len(speeds) // 2]:.1f} | "
+              f"{last.get('Loss/G/loss', float('nan')):.3f} | {last.get('Loss/D/loss', float('nan')):.3f} |")
+        chart = _svg_curves(rows, ["Loss/G/loss", "Loss/D/loss", "Loss/scores/real", "Loss/scores/fake"])
+        charts.append(f'<g transform="translate(0,{height + 16})"><text x="5" y="-4" font-size="12">{run.name}'
+                      f"</text>{chart}</g>")
+        height += 240
+    Path(args.out).write_text(f'<svg width="520" height="{height + 16}" xmlns="http://www.w3.org/2000/svg">'
+                              + "".join(charts) + "</svg>\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
