@@ -81,6 +81,9 @@ class Model:
     def latents(self, seeds) -> torch.Tensor:
         """z for each seed (B, *latent_shape), identical to the CLI's and the studio's."""
         seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+        bad = [s for s in seeds if isinstance(s, bool) or not isinstance(s, int) or not 0 <= s < 2 ** 32]
+        if bad or not seeds:
+            raise SpatialGANError(f"seeds are integers within 0..2^32-1 (at least one), got {bad[:3] or seeds}")
         shape = self.adapter.latent_shape()
         return torch.cat([latent_for_seed(s, shape) for s in seeds]).to(self.device)
 
