@@ -28,7 +28,7 @@ from spatialgan.runtime import resolve_device
 
 # Shipped demo models (see benchmarks/RESULTS.md for how they were trained; G_ema only).
 SHIPPED_DIR = Path(__file__).parent / "assets" / "models"
-SHIPPED_MODELS = ("ssn", "cips", "scaleparty")
+SHIPPED_MODELS = ("ssn", "cips", "scaleparty", "stylegan2")
 
 
 def shipped_models() -> list[Path]:
