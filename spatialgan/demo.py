@@ -190,7 +190,8 @@ def add_shipped_section(report: Report) -> None:
 
     quality_file = SHIPPED_DIR / "quality.json"
     quality = json.loads(quality_file.read_text()) if quality_file.is_file() else {}
-    models = {name: load(name) for name in SHIPPED_MODELS if (SHIPPED_DIR / f"{name}.safetensors").is_file()}
+    order = sorted(SHIPPED_MODELS, key=lambda n: n != "stylegan2")       # the baseline first, then the others
+    models = {name: load(name) for name in order if (SHIPPED_DIR / f"{name}.safetensors").is_file()}
     body = [f"<p>{html.escape(quality.get('about', 'The models that ship with spatialgan.'))}</p>"]
     for name, model in models.items():
         grid = make_grid(to_uint8(model.sample(range(32), noise_mode=model.adapter.default_noise)), 8, pad=1)
