@@ -122,3 +122,28 @@ def test_config_defaults_follow_stylegan2_ada_and_device():
     assert cfg.width == 128 and cfg.channels_last is True      # CPU defaults
     assert TrainConfig(device="cuda").width == 512 and TrainConfig(device="cuda").channels_last is False
     assert TrainConfig.from_dict({**cfg.to_dict(), "unknown_future_key": 1}) == cfg
+
+
+def test_a_stop_signal_at_any_point_of_an_iteration_ends_in_a_snapshot(tmp_path, monkeypatch):
+    """The signal lands right after a tick's bookkeeping: the run must still end with a snapshot (it once left the
+    loop through its condition and saved nothing)."""
+    import os
+    import signal
+
+    data = write_image_folder(tmp_path / "data", count=8, size=8)
+    t = Trainer(tiny_config(tmp_path, data, kimg=10, snap_kimg=10))
+    original = Trainer._end_tick
+    sent = []
+
+    def end_tick_then_signal(self, logger, start):
+        record = original(self, logger, start)
+        if not sent:
+            sent.append(True)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return record
+
+    monkeypatch.setattr(Trainer, "_end_tick", end_tick_then_signal)
+    t.run(progress=False)
+    assert t.stopped_by == signal.SIGTERM
+    snaps = find_snapshots(tmp_path / "run")
+    assert snaps and snaps[-1].name == f"network-snapshot-{t.cur_nimg:09d}.safetensors"

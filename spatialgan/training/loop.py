@@ -300,13 +300,16 @@ class Trainer:
                    disable=not (progress and main), dynamic_ncols=True, file=sys.stderr)
         tick_start_time, record = time.time(), {}
         try:
-            while self.cur_nimg < total_nimg and stop["signal"] is None:
+            # The loop ends only through `done`, decided from the ranks' common answer: a signal that lands
+            # anywhere in an iteration is seen at the next check, which always ends in a snapshot.
+            while self.cur_nimg < total_nimg:
                 reals = from_uint8(next(batches).to(self.device, non_blocking=True))
                 self.train_step(reals)
                 bar.update(cfg.batch)
-                if any_rank(stop["signal"] is not None, self.dist, self.device) and stop["signal"] is None:
+                stopping = any_rank(stop["signal"] is not None, self.dist, self.device)
+                if stopping and stop["signal"] is None:
                     stop["signal"] = "on another rank"
-                done = self.cur_nimg >= total_nimg or stop["signal"] is not None
+                done = self.cur_nimg >= total_nimg or stopping
                 if done or self.cur_nimg >= self.tick_start_nimg + cfg.tick_kimg * 1000:
                     record = self._end_tick(logger, tick_start_time)
                     bar.set_postfix({"img/s": f"{record['timing/img_per_sec']:.1f}",
@@ -316,6 +319,8 @@ class Trainer:
                         self.last_snap_nimg = self.cur_nimg
                         self._snapshot_and_evaluate(logger, dataset)
                     tick_start_time = time.time()
+                if done:
+                    break
         finally:
             bar.close()
             if logger is not None:
