@@ -11,23 +11,31 @@ PROTOCOL = ("mean squared difference, images in [-1, 1], over all pixels and cha
 
 
 @torch.no_grad()
-def distortion(G, num_samples: int = 1000, batch: int = 32, seed: int = 0, truncation_psi: float = 1.0) -> dict:
-    """Average of outside-block MSE between g(z) and g(z with one random block redrawn)."""
+def resampled_pairs(G, num_samples: int, batch: int, seed: int, truncation_psi: float):
+    """Yields (g(z), g(z with one random block redrawn), rows, cols) in batches, from one seeded stream."""
     rows, cols = G.latent_rows, G.latent_cols
     device = next(G.parameters()).device
     gen = torch.Generator().manual_seed(seed)
-    total, count = 0.0, 0
+    count = 0
     while count < num_samples:
         n = min(batch, num_samples - count)
         z = torch.randn(n, G.z_dim, rows, cols, generator=gen)
         fresh = torch.randn(n, G.z_dim, rows, cols, generator=gen)
         r = torch.randint(0, rows, (n,), generator=gen)
         c = torch.randint(0, cols, (n,), generator=gen)
-        z_tilde = replace_one_block_each(z, r, c, fresh)
         a = G(z.to(device), truncation_psi, "const")
-        b = G(z_tilde.to(device), truncation_psi, "const")
-        total += float(outside_block_distortion(a, b, r.to(device), c.to(device), (rows, cols), False).sum())
+        b = G(replace_one_block_each(z, r, c, fresh).to(device), truncation_psi, "const")
+        yield a, b, r.to(device), c.to(device)
         count += n
+
+
+@torch.no_grad()
+def distortion(G, num_samples: int = 1000, batch: int = 32, seed: int = 0, truncation_psi: float = 1.0) -> dict:
+    """Average of outside-block MSE between g(z) and g(z with one random block redrawn)."""
+    grid, total, count = (G.latent_rows, G.latent_cols), 0.0, 0
+    for a, b, r, c in resampled_pairs(G, num_samples, batch, seed, truncation_psi):
+        total += float(outside_block_distortion(a, b, r, c, grid, False).sum())
+        count += a.shape[0]
     return {"metric": "distortion", "value": total / count, "num_samples": count, "seed": seed,
             "protocol": PROTOCOL}
 
@@ -50,23 +58,13 @@ def block_change(original: torch.Tensor, resampled: torch.Tensor, blocks, grid: 
 def resample_change(G, num_samples: int = 1000, batch: int = 32, seed: int = 0, truncation_psi: float = 1.0
                     ) -> dict:
     """block_change averaged over images with one random block each redrawn (the distortion metric's draws)."""
-    rows, cols = G.latent_rows, G.latent_cols
-    device = next(G.parameters()).device
-    gen = torch.Generator().manual_seed(seed)
-    totals, count = {"inside": 0.0, "outside": 0.0}, 0
-    while count < num_samples:
-        n = min(batch, num_samples - count)
-        z = torch.randn(n, G.z_dim, rows, cols, generator=gen)
-        fresh = torch.randn(n, G.z_dim, rows, cols, generator=gen)
-        r = torch.randint(0, rows, (n,), generator=gen)
-        c = torch.randint(0, cols, (n,), generator=gen)
-        a = G(z.to(device), truncation_psi, "const")
-        b = G(replace_one_block_each(z, r, c, fresh).to(device), truncation_psi, "const")
-        for i in range(n):
-            change = block_change(a[i:i + 1], b[i:i + 1], [(int(r[i]), int(c[i]))], (rows, cols))
+    grid, totals, count = (G.latent_rows, G.latent_cols), {"inside": 0.0, "outside": 0.0}, 0
+    for a, b, r, c in resampled_pairs(G, num_samples, batch, seed, truncation_psi):
+        for i in range(a.shape[0]):
+            change = block_change(a[i:i + 1], b[i:i + 1], [(int(r[i]), int(c[i]))], grid)
             totals["inside"] += change["inside"]
             totals["outside"] += change["outside"]
-        count += n
+        count += a.shape[0]
     inside, outside = totals["inside"] / count, totals["outside"] / count
     return {"inside": inside, "outside": outside, "ratio": inside / outside if outside > 0 else float("inf"),
             "num_samples": count}
