@@ -111,11 +111,6 @@ class _ConfigBehaviour:
     def spec(self):
         return get_model(self.model)
 
-    def model_options(self):
-        """This run's model options as the model's own dataclass (None for a model without options)."""
-        cls = self.spec.options
-        return None if cls is None else cls(**{f.name: getattr(self, f.name) for f in fields(cls)})
-
     def to_dict(self) -> dict:
         return asdict(self)
 

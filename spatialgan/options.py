@@ -96,11 +96,8 @@ def validate(obj) -> None:
 
 
 def _parse_bool_flag(f, group):
-    default = f.default
-    if default is True:
-        group.add_argument(flag_name(f), dest=f.name, action="store_false", default=None, help=f.metadata["help"])
-    else:
-        group.add_argument(flag_name(f), dest=f.name, action="store_true", default=None, help=f.metadata["help"])
+    action = "store_false" if f.default is True else "store_true"      # a default-True switch is a --no-... flag
+    group.add_argument(flag_name(f), dest=f.name, action=action, default=None, help=f.metadata["help"])
 
 
 def _help_text(f) -> str:

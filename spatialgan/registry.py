@@ -4,18 +4,9 @@ from __future__ import annotations
 
 from spatialgan import SpatialGANError
 from spatialgan.models import cips, scaleparty, ssn, stylegan2
-from spatialgan.models.interface import CAPABILITIES, ModelSpec
+from spatialgan.models.interface import ModelSpec
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (stylegan2.SPEC, ssn.SPEC, cips.SPEC, scaleparty.SPEC)}
-
-
-def register(spec: ModelSpec) -> ModelSpec:
-    """Adds a model (a plug-in, or a test's fake model); its adapter learns its spec."""
-    unknown = set(spec.capabilities) - set(CAPABILITIES)
-    if unknown:
-        raise ValueError(f"unknown capabilities {sorted(unknown)}")
-    MODELS[spec.name] = spec
-    return spec
 
 
 def get_model(name: str) -> ModelSpec:

@@ -27,12 +27,8 @@ def keep_freed_memory() -> bool:
     global _done
     if _done:
         return True
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = _mallopt()
+    if mallopt is None:
         return False
     ok = all(mallopt(option, value) == 1 for option, value in (
         (M_MMAP_THRESHOLD, 32 << 20),       # glibc's largest allowed value on 64-bit
@@ -43,6 +39,7 @@ def keep_freed_memory() -> bool:
 
 
 def _mallopt():
+    """glibc's mallopt, or None off Linux/glibc."""
     if not sys.platform.startswith("linux"):
         return None
     try:

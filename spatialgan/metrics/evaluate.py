@@ -132,7 +132,7 @@ def _gather_lists(local: list, dist) -> list:
     return [item for part in gathered for item in part]
 
 
-def _open_dataset(ctx: EvalContext, needs: set, names: list[str]):
+def _open_dataset(ctx: EvalContext, names: list[str]):
     from spatialgan.data.dataset import ImageDataset
 
     if not ctx.data:
@@ -234,7 +234,7 @@ def evaluate(adapter, names: list[str], data: str | None, options: EvalOptions |
     needs = set().union(*(m.needs for m in chosen))
     ctx = EvalContext(adapter, options, data)
     if needs & {REAL_FEATURES, REAL_PATCHES, REAL_SPECTRA}:
-        dataset = _open_dataset(ctx, needs, [m.name for m in chosen if m.needs])
+        dataset = _open_dataset(ctx, [m.name for m in chosen if m.needs])
     if needs & {REAL_FEATURES, FAKE_FEATURES}:
         from spatialgan.metrics.features import build_extractor
 

@@ -8,12 +8,13 @@ conv1 (input layer), linears.{j}, to_rgbs.{k}, style.{1..n} (mapping). Styled la
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 
 from spatialgan import SpatialGANError
 from spatialgan.checkpoint import copy_matching, find_snapshots, load_torch_file, save_generator_checkpoint
-from spatialgan.models.cips.generator import CIPSGenerator
+from spatialgan.models.cips import build_generator
 
 
 def is_official_cips(state: dict) -> bool:
@@ -116,9 +117,7 @@ def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
                   cips_layers=kw["num_layers"], mapping_layers=kw["mapping_layers"],
                   coord_embedding=kw["coord_embedding"], cips_channels=kw["channels"], panorama_frames=None,
                   cips_coords="official-corners", outdir=str(dest), device="cpu")
-    G = CIPSGenerator(res, z_dim=kw["z_dim"], w_dim=kw["w_dim"], width=kw["width"], num_layers=kw["num_layers"],
-                      mapping_layers=kw["mapping_layers"], coord_embedding=kw["coord_embedding"],
-                      channels=kw["channels"], corner_coords=True)
+    G = build_generator(SimpleNamespace(**config))          # what loading the written file will build
     missing = copy_matching(G, ours, "the CIPS generator")
     if [m for m in missing if m != "mapping.w_avg"]:
         raise SpatialGANError(f"{src}: entries missing after conversion: {missing[:4]}")
