@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 
 from spatialgan import SpatialGANError
 from spatialgan.options import option, validate
@@ -116,9 +116,12 @@ class _ConfigBehaviour:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """From flat keys (every checkpoint so far); unknown keys are ignored."""
+        """From flat keys (every checkpoint so far); unknown keys are ignored, and options a checkpoint predates
+        take their declared `legacy` value (what that run used), not today's default."""
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        older = {f.name: f.metadata["legacy"] for f in fields(cls)
+                 if f.name not in values and f.metadata.get("legacy", MISSING) is not MISSING}
+        return cls(**older, **{k: v for k, v in values.items() if k in known})
 
 
 def _union_fields() -> list[tuple]:

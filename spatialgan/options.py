@@ -13,12 +13,13 @@ from spatialgan import SpatialGANError
 
 
 def option(default, help: str, *, low=None, high=None, choices=None, flag: str | None = None, group: str = "",
-           cli: bool = True, parse=None):
+           cli: bool = True, parse=None, legacy=MISSING):
     """A declared option. `low`/`high` are inclusive bounds, `flag` overrides the CLI flag (e.g. '--no-xflip' for
     a default-True switch), `cli=False` keeps it out of the CLI (set through the API or the config only), `parse`
-    turns the flag's text into the value (for tuples such as 'cx,cy'; it raises SpatialGANError)."""
+    turns the flag's text into the value (for tuples such as 'cx,cy'; it raises SpatialGANError). `legacy` is the
+    value that runs saved before the option existed used, so their checkpoints keep behaving as they did."""
     meta = {"help": help, "low": low, "high": high, "choices": tuple(choices) if choices else None, "flag": flag,
-            "group": group, "cli": cli, "parse": parse}
+            "group": group, "cli": cli, "parse": parse, "legacy": legacy}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=meta)
     return field(default=default, metadata=meta)

@@ -112,7 +112,7 @@ class IndependentBlocks(nn.Module):
 
 
 def test_distortion_regularizer_zero_without_block_interaction_and_positive_with_it():
-    cfg = TrainConfig(model="ssn", resolution=16, z_dim=8, device="cpu")
+    cfg = TrainConfig(model="ssn", resolution=16, z_dim=8, device="cpu", distortion_reduction="sum")
     hooks = SSNHooks(cfg)
     z = torch.randn(6, 8, 4, 4)
     assert hooks.distortion_penalty(IndependentBlocks(), z).abs().max() == 0
@@ -281,6 +281,11 @@ def test_ssn_initialised_from_a_rosinality_file_reproduces_stylegan2(tmp_path):
                       init_from=str(tmp_path / "sg2.pt"), device="cpu")
     with pytest.raises(SpatialGANError, match="has shape"):
         Trainer(bad)
+    # rosinality's generator upsamples with FIR: a bilinear run would load its weights into other maths.
+    bilinear = TrainConfig(model="ssn", resolution=16, width=8, z_dim=8, w_dim=8, mapping_layers=2,
+                           upsample="bilinear", init_from=str(tmp_path / "sg2.pt"), device="cpu")
+    with pytest.raises(SpatialGANError, match="pass --upsample fir"):
+        Trainer(bilinear)
 
 
 def test_init_from_our_checkpoint_and_bad_files_via_cli(tmp_path, capsys):

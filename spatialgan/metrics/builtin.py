@@ -1,5 +1,5 @@
 """The built-in metrics, each registered with the passes and capability it needs: fid, kid, pr, swd, ppl,
-selfssim, diversity, spectrum, distortion."""
+selfssim, diversity, spectrum, distortion, leakage."""
 
 from __future__ import annotations
 
@@ -99,6 +99,17 @@ def distortion(ctx) -> list[dict]:
     options = ctx.options
     d = measure(ctx.adapter.G, options.num, options.batch, options.seed, options.truncation_psi)
     return [ctx.record("distortion", d["value"], d["protocol"], num=d["num_samples"])]
+
+
+@register_metric("leakage", capability=DISTORTION,
+                 summary="SSN: share of a latent block's style influence outside its image block, per layer")
+def leakage(ctx) -> list[dict]:
+    from spatialgan.models.ssn.encoder import generator_leakage
+
+    layers = generator_leakage(ctx.adapter.G)
+    value = sum(r["leakage"] for r in layers) / len(layers)
+    return [ctx.record("leakage", value, "one-hot block styles through each layer's spatial encoder: influence "
+                       "outside the block / total, mean over blocks; value = mean over layers", per_layer=layers)]
 
 
 DIVERSITY_PROTOCOL = ("mean squared pixel difference (images in [-1, 1]) between images of independent latents, "

@@ -112,9 +112,10 @@ class Trainer:
         """Transfer learning (SSN's recipe): start G (and D, from our own checkpoints) from a trained StyleGAN2 or
         any model with the same layer names; SSN's layers have StyleGAN2's names, so the weights carry over."""
         from spatialgan.checkpoint import copy_matching as transfer_weights
-        from spatialgan.training.transfer import load_generator_weights
+        from spatialgan.training.transfer import check_transfer, load_generator_weights
 
         self._init_state = load_generator_weights(path)
+        check_transfer(path, self._init_state, self.cfg)
         missing = transfer_weights(self.G, self._init_state["G"], "G")
         if self._init_state["D"] is not None:
             transfer_weights(self.D, self._init_state["D"], "D")

@@ -21,7 +21,7 @@ def load_generator_weights(path) -> dict:
             raise SpatialGANError(f"--init-from {path}: the checkpoint holds no generator")
         # Generator-only files (shipped models, conversions) carry G_ema alone: start G from it too.
         return {"G": state.get("G", state["G_ema"]), "G_ema": state["G_ema"], "D": state.get("D"),
-                "source": "spatialgan"}
+                "source": "spatialgan", "config": state.get("config") or {}}
     if not path.is_file():
         raise SpatialGANError(f"--init-from {path}: no such file")
     ckpt = load_torch_file(path, "a rosinality stylegan2-pytorch checkpoint (--init-from)")
@@ -33,5 +33,15 @@ def load_generator_weights(path) -> dict:
         g = rosinality_to_ours(ckpt["g"], latent_avg) if "g" in ckpt else g_ema
     except (KeyError, IndexError, AttributeError, TypeError, ValueError) as exc:
         raise SpatialGANError(f"--init-from {path}: an incomplete rosinality generator (missing {exc})") from None
-    return {"G": g, "G_ema": g_ema, "D": None, "source": "rosinality"}
+    return {"G": g, "G_ema": g_ema, "D": None, "source": "rosinality", "config": {"upsample": "fir"}}
+
+
+def check_transfer(path, source: dict, config) -> None:
+    """Refuses a transfer that would load the weights into a different computation: the upsampling filter has no
+    weights, so a mismatch would pass the shape checks and silently give other images."""
+    trained = source.get("config", {}).get("upsample")
+    if trained is not None and trained != config.upsample:
+        where = "rosinality's stylegan2-pytorch uses" if source["source"] == "rosinality" else "it was trained with"
+        raise SpatialGANError(f"--init-from {path}: {where} {trained} upsampling; pass --upsample {trained} "
+                              f"(this run has --upsample {config.upsample})")
 

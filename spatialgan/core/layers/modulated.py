@@ -92,14 +92,18 @@ def spatially_modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: to
     return y * dcoefs[:, :, None, None].to(y.dtype)
 
 
-def spatial_styles(affine: EqualizedLinear, w_map: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Spatial encoder step of one layer: the layer's affine map applied per latent block as a 1x1 conv, then
-    bilinear upsampling (half-pixel centres) to the layer's resolution. Both are linear and the bilinear weights
-    sum to one, so this equals upsampling w first and applying the 1x1 conv after, at a fraction of the cost."""
+def spatial_styles(affine: EqualizedLinear, w_map: torch.Tensor, size: tuple[int, int], encoder=None
+                   ) -> torch.Tensor:
+    """Spatial encoder step of one layer: the layer's affine map applied per latent block (a 1x1 conv), then the
+    block styles spread to the layer's resolution by `encoder(styles, size)` (SSN's encoders; default bilinear
+    with half-pixel centres). Spreading is a convex combination of blocks, so it commutes with the affine map and
+    running the affine on the few blocks first is exact and cheap."""
     weight = affine.weight * affine.weight_gain
     bias = affine.bias * affine.bias_gain if affine.bias is not None else None
     # The 1x1 conv as a matmul over the few latent blocks (faster than a convolution call on a 4x4 map).
     styles = F.linear(w_map.permute(0, 2, 3, 1), weight.to(w_map.dtype), bias).permute(0, 3, 1, 2)
+    if encoder is not None:
+        return encoder(styles, size)
     if styles.shape[-2:] != size:
         styles = F.interpolate(styles, size=size, mode="bilinear", align_corners=False)
     return styles
@@ -127,6 +131,7 @@ class ModulatedConv2d(nn.Module):
         self.affine = EqualizedLinear(w_dim, in_channels, bias_init=1.0)
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size))
         self.weight_gain = 1.0 / math.sqrt(in_channels * kernel_size * kernel_size)
+        self.spatial_encoder: nn.Module | None = None   # SSN installs its block-to-pixel encoder here
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | str | None = None,
                 gain: float = 1.0, padding: int | None = None) -> torch.Tensor:
@@ -136,7 +141,7 @@ class ModulatedConv2d(nn.Module):
             # Styles live on the output grid; an unpadded conv's extra input border repeats the edge styles.
             border = self.kernel_size // 2 - padding
             out_size = (x.shape[-2] - 2 * border, x.shape[-1] - 2 * border)
-            styles = spatial_styles(self.affine, w, out_size)
+            styles = spatial_styles(self.affine, w, out_size, self.spatial_encoder)
             if border > 0:
                 styles = F.pad(styles, (border,) * 4, mode="replicate")
             return spatially_modulated_conv2d(x, weight, styles, self.demodulate, padding, gain)

@@ -11,7 +11,8 @@ from spatialgan.models.ssn.options import SSNOptions
 def build_generator(cfg) -> SSNGenerator:
     return SSNGenerator(cfg.resolution, latent_rows=cfg.latent_rows, latent_cols=cfg.latent_cols, z_dim=cfg.z_dim,
                         w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base,
-                        channel_max=cfg.width, upsample=cfg.upsample)
+                        channel_max=cfg.width, upsample=cfg.upsample,
+                        spatial_encoder=cfg.spatial_encoder)
 
 
 SPEC = ModelSpec(

@@ -18,8 +18,9 @@ class SSNHooks(TrainingHooks):
         return latent_shape(self.config)
 
     def generator_regularizers(self, G, D, request, images, ws, step):
-        """R_D = E sum_a sum_{b != a} D(g(z)_b, g(z~_a)_b): one random block a per sample, on half the batch,
-        every `distortion_interval` steps with the weight scaled by the interval (lazy, like path length).
+        """R_D = E_a [reduce_{b != a} MSE(g(z)_b, g(z~_a)_b)], reduce = mean (default: the distortion metric's
+        scale) or sum (the paper's formula): one random block a per sample, on half the batch, every
+        `distortion_interval` steps with the weight scaled by the interval (lazy, like path length).
         Both images use the layers' constant noise so that only the latent change is measured."""
         cfg = self.config
         if cfg.lambda_distortion <= 0 or step % cfg.distortion_interval != 0:
@@ -30,6 +31,7 @@ class SSNHooks(TrainingHooks):
     def distortion_penalty(self, G, z: torch.Tensor) -> torch.Tensor:
         rows, cols = self.grid()
         n = z.shape[0]
+        others = 1.0 if self.config.distortion_reduction == "sum" else 1.0 / max(1, rows * cols - 1)
         block_rows = batchrng.randint(rows, n, device=z.device)
         block_cols = batchrng.randint(cols, n, device=z.device)
         # The mapping runs per block, so z~'s w is z's w with one block re-mapped: map only the fresh blocks.
@@ -38,4 +40,5 @@ class SSNHooks(TrainingHooks):
         w_fresh = G.map(fresh).permute(0, 3, 1, 2).expand(-1, -1, rows, cols)        # (n, w_dim, rows, cols)
         w_tilde = replace_one_block_each(w.permute(0, 3, 1, 2), block_rows, block_cols, w_fresh).permute(0, 2, 3, 1)
         both = G.synthesize(torch.cat([w, w_tilde]), noise_mode="const")
-        return outside_block_distortion(both[:n], both[n:], block_rows, block_cols, (rows, cols), per_block=True)
+        return others * outside_block_distortion(both[:n], both[n:], block_rows, block_cols, (rows, cols),
+                                                 per_block=True)

@@ -1,0 +1,158 @@
+"""SSN's spatial encoders, their leakage measure, R_D's stated scale, legacy options and the transfer guard."""
+
+import pytest
+import torch
+
+from spatialgan import SpatialGANError
+from spatialgan.config import TrainConfig
+from spatialgan.models.ssn.blocks import outside_block_distortion, replace_one_block_each
+from spatialgan.models.ssn.encoder import (
+    ENCODERS,
+    LearnedFootprint,
+    bilinear_blocks,
+    generator_leakage,
+    leakage,
+    nearest_blocks,
+)
+from spatialgan.models.ssn.generator import SSNGenerator
+from spatialgan.models.ssn.hooks import SSNHooks
+from spatialgan.models.stylegan2.generator import StyleGAN2Generator
+
+SMALL = dict(z_dim=8, w_dim=8, mapping_layers=2, channel_base=64, channel_max=8)
+
+
+def _bilinear_taps(blocks: int, size: int) -> torch.Tensor:
+    """(blocks, size) weights of half-pixel bilinear upsampling along one axis, written out from its definition:
+    pixel i samples source coordinate (i + 0.5) * blocks / size - 0.5, clamped to the first and last block."""
+    taps = torch.zeros(blocks, size)
+    for i in range(size):
+        x = min(max((i + 0.5) * blocks / size - 0.5, 0.0), blocks - 1.0)
+        left = int(x)
+        frac = x - left
+        taps[left, i] += 1 - frac
+        if frac > 0:
+            taps[left + 1, i] += frac
+    return taps
+
+
+def _bilinear_leakage(grid, size) -> float:
+    """Separable: block (r, c)'s influence is u_r(y) v_c(x), so its inside share is the product of axis shares."""
+    ty, tx = _bilinear_taps(grid[0], size[0]), _bilinear_taps(grid[1], size[1])
+    shares = []
+    for r in range(grid[0]):
+        for c in range(grid[1]):
+            top, bottom = r * size[0] // grid[0], (r + 1) * size[0] // grid[0]
+            left, right = c * size[1] // grid[1], (c + 1) * size[1] // grid[1]
+            inside = ty[r, top:bottom].sum() / ty[r].sum() * tx[c, left:right].sum() / tx[c].sum()
+            shares.append(1 - float(inside))
+    return sum(shares) / len(shares)
+
+
+@pytest.mark.parametrize("grid,size", [((4, 4), (8, 8)), ((4, 4), (32, 32)), ((3, 5), (16, 16)), ((4, 4), (4, 4))])
+def test_leakage_of_bilinear_matches_its_definition_and_nearest_has_none(grid, size):
+    assert leakage(bilinear_blocks, grid, size) == pytest.approx(_bilinear_leakage(grid, size), abs=1e-6)
+    assert leakage(nearest_blocks, grid, size) == 0
+    if size == (8, 8):   # interior blocks leak 1 - 0.75^2 = 0.4375, edge ones 0.34, corners 0.23: mean 87/256
+        assert leakage(bilinear_blocks, grid, size) == pytest.approx(87 / 256)
+
+
+def test_leakage_of_the_learned_footprint_follows_its_kernel():
+    # A 1-tap footprint is nearest (0); a 3x3 footprint leaks exactly its off-centre mass across each block edge.
+    assert leakage(LearnedFootprint(kernel_size=1), (4, 4), (16, 16)) == 0
+    foot = LearnedFootprint(kernel_size=3, centre_weight_1d=0.8)
+    torch.testing.assert_close(foot.kernel().sum(), torch.tensor(1.0))
+    # 16x16 from a 4x4 grid: 4-pixel blocks; 1D, a block's edge pixels (not at the border) send 0.1 outward.
+    grid, size = (4, 4), (16, 16)
+    kernel = foot.kernel().detach()
+    expected = []
+    for r in range(4):
+        for c in range(4):
+            onehot = torch.zeros(1, 1, 4, 4)
+            onehot[0, 0, r, c] = 1
+            x = nearest_blocks(onehot, size)
+            padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")[0, 0]
+            out = torch.zeros(size)
+            for i in range(16):                     # the blur as an explicit loop
+                for j in range(16):
+                    out[i, j] = (padded[i:i + 3, j:j + 3] * kernel).sum()
+            inside = torch.zeros(size, dtype=torch.bool)
+            inside[4 * r:4 * r + 4, 4 * c:4 * c + 4] = True
+            expected.append(float(out[~inside].sum() / out.sum()))
+    assert leakage(foot, grid, size) == pytest.approx(sum(expected) / len(expected), abs=1e-6)
+    assert 0 < leakage(foot, grid, size) < leakage(bilinear_blocks, grid, size)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_every_encoder_reproduces_stylegan2_at_constant_latents_even_after_training_moves_it(encoder):
+    sg2 = StyleGAN2Generator(16, **SMALL).eval()
+    ssn = SSNGenerator(16, 4, 4, spatial_encoder=encoder, **SMALL).eval()
+    missing = ssn.load_state_dict(sg2.state_dict(), strict=False).missing_keys
+    assert all("spatial_encoder" in k for k in missing) and (encoder == "learned") == bool(missing)
+    with torch.no_grad():
+        for p in ssn.parameters():              # a trained footprint: any logits at all
+            if p.ndim == 2 and p.shape == (3, 3):
+                p.copy_(torch.randn(3, 3))
+        z = torch.randn(3, 8)
+        ref = sg2(z, noise_mode="const")
+        out = ssn(z[:, :, None, None].expand(-1, -1, 4, 4), noise_mode="const")
+    assert (out - ref).abs().max() < 1e-4
+
+
+def test_generator_leakage_lists_every_modulated_layer_with_its_size():
+    G = SSNGenerator(16, 4, 4, spatial_encoder="bilinear", **SMALL)
+    rows = generator_leakage(G)
+    assert len(rows) == 2 + 3 + 3                       # 4x4: conv1, torgb; 8 and 16: conv0, conv1, torgb
+    assert {r["size"] for r in rows} == {4, 8, 16}
+    for r in rows:
+        assert r["leakage"] == pytest.approx(_bilinear_leakage((4, 4), (r["size"],) * 2), abs=1e-6)
+    assert all(r["leakage"] == 0 for r in generator_leakage(SSNGenerator(16, 4, 4, spatial_encoder="nearest",
+                                                                         **SMALL)))
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_distortion_regularizer_on_its_stated_scale_against_a_direct_loop(reduction):
+    cfg = TrainConfig(model="ssn", resolution=16, z_dim=8, device="cpu", distortion_reduction=reduction)
+    G = SSNGenerator(16, 4, 4, **SMALL)
+    z = torch.randn(5, 8, 4, 4)
+    torch.manual_seed(3)
+    value = SSNHooks(cfg).distortion_penalty(G, z).detach()
+    torch.manual_seed(3)
+    rows, cols = torch.randint(0, 4, (5,)), torch.randint(0, 4, (5,))
+    fresh = torch.randn(5, 8, 1, 1).expand(-1, -1, 4, 4)
+    with torch.no_grad():
+        a = G(z, noise_mode="const")
+        b = G(replace_one_block_each(z, rows, cols, fresh), noise_mode="const")
+    for i in range(5):
+        per_block = [(a[i, :, 4 * r:4 * r + 4, 4 * c:4 * c + 4] - b[i, :, 4 * r:4 * r + 4, 4 * c:4 * c + 4])
+                     .square().mean() for r in range(4) for c in range(4) if (r, c) != (rows[i], cols[i])]
+        expected = sum(per_block) / (len(per_block) if reduction == "mean" else 1)
+        assert float(value[i]) == pytest.approx(float(expected), rel=1e-4)
+    if reduction == "mean":     # equal blocks: the mean over blocks is the distortion metric's outside-pixel mean
+        metric = outside_block_distortion(a, b, rows, cols, (4, 4), per_block=False)
+        torch.testing.assert_close(value, metric, rtol=1e-4, atol=1e-7)
+
+
+def test_checkpoints_that_predate_an_option_keep_the_value_they_ran_with():
+    old = TrainConfig(model="ssn", device="cpu").to_dict()
+    for key in ("spatial_encoder", "distortion_reduction"):
+        del old[key]
+    restored = TrainConfig.from_dict(old)
+    assert restored.spatial_encoder == "bilinear" and restored.distortion_reduction == "sum"
+    fresh = TrainConfig(model="ssn", device="cpu")
+    assert fresh.spatial_encoder == "learned" and fresh.distortion_reduction == "mean"
+    assert TrainConfig.from_dict(fresh.to_dict()).spatial_encoder == "learned"
+
+
+def test_init_from_refuses_an_upsampling_filter_other_than_the_source_s(tmp_path):
+    from spatialgan.checkpoint import save_generator_checkpoint
+    from spatialgan.training.loop import Trainer
+
+    sg2_cfg = TrainConfig(model="stylegan2", resolution=8, width=8, z_dim=8, w_dim=8, mapping_layers=2,
+                          upsample="bilinear", device="cpu")
+    G = StyleGAN2Generator(8, z_dim=8, w_dim=8, mapping_layers=2, channel_max=8)
+    path = save_generator_checkpoint(tmp_path / "sg2.safetensors", sg2_cfg.to_dict(), G)
+    common = dict(model="ssn", resolution=8, width=8, z_dim=8, w_dim=8, mapping_layers=2, latent_rows=2,
+                  latent_cols=2, device="cpu", init_from=str(path), outdir=str(tmp_path / "run"))
+    with pytest.raises(SpatialGANError, match="pass --upsample bilinear"):
+        Trainer(TrainConfig(upsample="fir", **common))
+    Trainer(TrainConfig(upsample="bilinear", **common))
