@@ -22,8 +22,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint  # noqa: E402
