@@ -35,7 +35,8 @@ METRICS = ["distortion", "diversity", "leakage", "swd", "kid", "ppl"]
 
 def fine_tune(args, encoder: str, lam: float) -> tuple[Trainer, float]:
     source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
-    keep = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch", "gamma")
+    keep = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch", "gamma",
+            "lr", "pl_weight", "style_mixing")           # the source's recipe: only lambda_D and the encoder vary
     cfg = TrainConfig(**{k: source[k] for k in keep}, model="ssn", data=args.train, kimg=args.kimg,
                       outdir=str(Path(args.outdir) / f"{encoder}-lambda{lam:g}"), init_from=args.init_from,
                       spatial_encoder=encoder, lambda_distortion=lam, distortion_reduction="mean",

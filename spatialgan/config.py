@@ -12,11 +12,27 @@ import re
 from dataclasses import MISSING, asdict, dataclass, fields
 
 from spatialgan import SpatialGANError
+from spatialgan.models.interface import ADA_RECIPE
 from spatialgan.options import option, validate
 from spatialgan.registry import MODELS, get_model
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 ARCH, OPTIM, DATA, RUN, METRICS = "architecture", "optimisation", "data", "run", "evaluation at snapshots"
+
+
+RECIPES = ("paper", "ada")
+
+
+def recipe_help(name: str) -> str:
+    """' (from --recipe: paper: stylegan2 10, ssn 1, ...; ada: ...)' for an option the recipes set."""
+    parts = []
+    for recipe in RECIPES:
+        values = [(m, spec.recipes.get(recipe, {}).get(name, "-")) for m, spec in MODELS.items()]
+        shown = {v for _, v in values}
+        text = (f"{next(iter(shown))}" if len(shown) == 1 else
+                ", ".join(f"{m} {v}" for m, v in values))
+        parts.append(f"{recipe}: {text}")
+    return " (from --recipe: " + "; ".join(parts).replace("None", "0.0002 res^2/batch") + ")"
 
 
 @dataclass
@@ -33,20 +49,25 @@ class CoreOptions:
     z_dim: int = option(512, "latent size", low=1, high=1 << 14, group=ARCH)
     w_dim: int = option(512, "style size", low=1, high=1 << 14, group=ARCH)
     mapping_layers: int = option(8, "mapping network depth", low=1, high=64, group=ARCH)
-    upsample: str = option("bilinear", "generator upsampling (fir is StyleGAN2's own and exact for rosinality "
-                           "transfer)", choices=("bilinear", "fir"), group=ARCH)
+    upsample: str | None = option(None, "generator upsampling (fir: StyleGAN2's own, exact for rosinality "
+                                  f"transfer){recipe_help('upsample')}", choices=("bilinear", "fir"), group=ARCH)
     downsample: str = option("fir", "discriminator downsampling", choices=("fir", "avg"), group=ARCH)
-    lr: float = option(0.0025, "Adam learning rate (G and D)", low=0, high=1, group=OPTIM)
+    recipe: str = option("paper", "training defaults: paper (each model's paper and official code) or ada "
+                         "(StyleGAN2-ADA's heuristic R1 weight, lr 0.0025, bilinear); the flags marked 'from --recipe' "
+                         "override single values", choices=RECIPES, group=OPTIM, legacy="ada")
+    lr: float | None = option(None, f"Adam learning rate (G and D){recipe_help('lr')}", low=0, high=1,
+                              group=OPTIM)
     beta1: float = option(0.0, "Adam beta1", low=0, high=0.999999, group=OPTIM)
     beta2: float = option(0.99, "Adam beta2", low=0, high=0.999999, group=OPTIM)
-    gamma: float | None = option(None, "R1 weight (default 0.0002 res^2 / batch, StyleGAN2-ADA's heuristic)",
-                                 low=0, group=OPTIM)
+    gamma: float | None = option(None, f"R1 weight{recipe_help('gamma')}", low=0, group=OPTIM)
     r1_interval: int = option(16, "R1 every N steps (lazy)", low=1, group=OPTIM)
-    pl_weight: float = option(2.0, "path-length regularizer weight", low=0, group=OPTIM)
+    pl_weight: float | None = option(None, f"path-length regularizer weight{recipe_help('pl_weight')}", low=0,
+                                     group=OPTIM)
     pl_interval: int = option(4, "path length every N steps (lazy)", low=1, group=OPTIM)
     pl_batch_shrink: int = option(2, "path length on batch / N samples", low=1, group=OPTIM)
     pl_decay: float = option(0.01, "decay of the path-length running mean", low=0, high=1, group=OPTIM)
-    style_mixing: float = option(0.9, "style mixing probability", low=0, high=1, group=OPTIM)
+    style_mixing: float | None = option(None, f"style mixing probability{recipe_help('style_mixing')}", low=0,
+                                        high=1, group=OPTIM)
     ema_kimg: float | None = option(None, "G_ema half-life in kimg (default batch * 10 / 32)", low=0, group=OPTIM)
     ema_rampup: float | None = option(0.05, "EMA ramp-up as a fraction of the images seen", low=0, group=OPTIM)
     crop: str = option("center", "how reals are made square", choices=("center", "random", "none"), group=DATA)
@@ -96,6 +117,7 @@ class _ConfigBehaviour:
                                   "not both")
         if self.resolution & (self.resolution - 1):
             raise SpatialGANError(f"resolution (--resolution) must be a power of two, got {self.resolution}")
+        self.apply_recipe()
         if self.gamma is None:
             self.gamma = 0.0002 * self.resolution ** 2 / self.batch
         if self.ema_kimg is None:
@@ -106,6 +128,12 @@ class _ConfigBehaviour:
             from spatialgan.metrics.registry import parse_metrics
 
             self.metrics = ",".join(parse_metrics(self.metrics))
+
+    def apply_recipe(self) -> None:
+        """Options left unset (None) take the model's recipe values; the resolved values are what is saved."""
+        for name, value in {**ADA_RECIPE, **self.spec.recipes.get(self.recipe, {})}.items():
+            if getattr(self, name) is None:        # a model without recipes runs StyleGAN2-ADA's values
+                setattr(self, name, value)
 
     @property
     def spec(self):

@@ -97,7 +97,11 @@ def validate(obj) -> None:
 
 
 def _parse_bool_flag(f, group):
-    action = "store_false" if f.default is True else "store_true"      # a default-True switch is a --no-... flag
+    import argparse
+
+    # A default-True switch is a --no-... flag; an unset default (a recipe's to fill) gets both forms.
+    action = ("store_false" if f.default is True else argparse.BooleanOptionalAction if f.default is None
+              else "store_true")
     group.add_argument(flag_name(f), dest=f.name, action=action, default=None, help=f.metadata["help"])
 
 

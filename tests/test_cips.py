@@ -431,7 +431,16 @@ def test_patch_requests_match_generated_coordinates_and_real_crops():
     # Reals whose colours are their own coordinates: each prepared patch must show its request's coordinates.
     reals = pixel_grid(16, 16).repeat(32, 1, 1, 1)[:, [0, 1, 0]]
     patches = hooks.prepare_reals(reals, request)
-    assert patches.shape == (32, 3, 8, 8)
+    # The paper recipe's D sees RGB plus each pixel's coordinates: those of the request, for reals and fakes.
+    assert patches.shape == (32, 5, 8, 8)
+    torch.testing.assert_close(patches[:, 3:], coords)
+    fakes = torch.zeros(32, 3, 8, 8)
+    torch.testing.assert_close(hooks.discriminator_input(fakes, request), torch.cat([fakes, coords], 1))
+    full = CIPSHooks(TrainConfig(model="cips", resolution=16, z_dim=8, device="cpu"))
+    torch.testing.assert_close(full.discriminator_input(torch.zeros(2, 3, 16, 16), {})[:, 3:],
+                               pixel_grid(16, 16).expand(2, -1, -1, -1))
+    ada = CIPSHooks(TrainConfig(model="cips", resolution=16, z_dim=8, device="cpu", recipe="ada"))
+    assert ada.discriminator_input(fakes, request) is fakes
     # Antialiased resizing is not exactly linear-preserving (a sampled tent's centroid drifts a little): positions
     # agree to a tenth of a real pixel (2 / 16 wide) away from the border.
     interior = (slice(None), slice(None), slice(1, -1), slice(1, -1))

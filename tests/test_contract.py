@@ -43,7 +43,7 @@ def params(module) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return write_image_folder(tmp_path_factory.mktemp("contract") / "data", count=16, size=16)
+    return write_image_folder(tmp_path_factory.mktemp("contract") / "data", count=16, size=40)   # ScaleParty: 2.5 R
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -417,6 +417,70 @@ def test_self_ssim_high_for_scale_consistent_renders_and_low_for_inconsistent():
     assert torch.allclose(downsample_to(torch.full((1, 3, 64, 64), 0.3), (16, 16)), torch.full((1, 3, 16, 16), 0.3))
 
 
+def _smooth_pair(size: int, seed: int):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.nn.functional.interpolate(torch.rand(2, 3, size // 8, size // 8, generator=g), size=(size, size),
+                                        mode="bicubic", align_corners=False).clamp(0, 1) * 255
+    b = (a + 40 * torch.randn(a.shape, generator=g)).clamp(0, 255)
+    return a.double(), b.double()
+
+
+def test_ms_ssim_against_scikit_image_ssim_per_scale():
+    import numpy as np
+    from skimage.metrics import structural_similarity
+    from skimage.transform import downscale_local_mean
+
+    from spatialgan.metrics.ssim import MS_SSIM_WEIGHTS, ms_ssim
+
+    a, b = _smooth_pair(176, 0)          # 176 = 11 * 2^4: every level keeps the full 11x11 window
+    got = ms_ssim(a, b)
+
+    def level_terms(x, y):
+        common = dict(channel_axis=2, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
+        full = structural_similarity(x, y, **common)
+        # Luminance -> 1 when C1 dwarfs every mean: what remains is the contrast-structure term.
+        contrast = structural_similarity(x, y, K1=1e5, **common)
+        return full, contrast
+
+    for i in range(2):
+        x, y = a[i].permute(1, 2, 0).numpy(), b[i].permute(1, 2, 0).numpy()
+        expected = 1.0
+        for level, weight in enumerate(MS_SSIM_WEIGHTS):
+            full, contrast = level_terms(x, y)
+            expected *= (full if level == len(MS_SSIM_WEIGHTS) - 1 else contrast) ** weight
+            x, y = downscale_local_mean(x, (2, 2, 1)), downscale_local_mean(y, (2, 2, 1))
+        assert float(got[i]) == pytest.approx(expected, rel=1e-5)
+    assert torch.allclose(ms_ssim(a, a), torch.ones(2, dtype=torch.float64))
+    assert 0 < float(got.mean()) < 0.99
+    np.testing.assert_array_less(ms_ssim(*_smooth_pair(32, 1)).numpy(), 1.0)    # small images: shrinking window
+
+
+def test_official_self_ssim_pairs_nearest_resized_renders_of_every_scale():
+    from spatialgan.metrics.selfssim import OFFICIAL_SCALES, self_ssim_official, to_8bit
+    from spatialgan.metrics.ssim import ms_ssim
+
+    z = torch.randn(3, 8)
+    consistent = self_ssim_official(_continuous_render, z, 32)
+    assert consistent > 0.9 and self_ssim_official(_noise_render, z, 32) < 0.2
+    # Direct: the four renders (40, 48, 56, 64 px) nearest-resized to 32, MS-SSIM of all six pairs, averaged.
+    renders = []
+    for k in OFFICIAL_SCALES:
+        size = round(32 * k)
+        image = to_8bit(_continuous_render(z, size))
+        idx = (torch.arange(32) * size // 32)               # nearest: floor(i * in / out)
+        renders.append(image[:, :, idx][:, :, :, idx])
+    pairs = [ms_ssim(renders[i], renders[j]) for i in range(4) for j in range(i + 1, 4)]
+    assert consistent == pytest.approx(float(torch.stack(pairs).mean()), rel=1e-9)
+
+
+def test_evaluate_noise_policy_reaches_the_renders_and_bad_policies_are_refused(capsys):
+    from spatialgan.cli import main
+
+    assert main(["evaluate", "--ckpt", "stylegan2", "--metrics", "diversity", "--num", "4",
+                 "--noise", "grid"]) == 2
+    assert "noise policies are const, random, none" in capsys.readouterr().err
+
+
 def test_selfssim_on_a_fixed_size_model_is_a_clear_error(tiny_run, capsys):
     from spatialgan.cli import main
 

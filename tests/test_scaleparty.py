@@ -6,6 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from spatialgan import SpatialGANError
 from spatialgan.core.layers.noise import grid_noise, lattice_gaussian
 from spatialgan.models.scaleparty.generator import ScalePartyGenerator
 
@@ -190,16 +191,22 @@ def hooks_for(**overrides):
 def test_training_requests_cover_two_sizes_random_scales_and_regions_inside_the_frame():
     from spatialgan import SpatialGANError
 
-    hooks = hooks_for(interscale_prob=0.5)
-    assert (hooks.small, hooks.large) == (16, 24)
-    seen = set()
-    for _ in range(40):
-        r = hooks.sample_request(8, torch.device("cpu"))
-        seen.add(r["size"])
-        assert 0.6 <= r["frac"] <= 1.0
-        assert (r["centers"].abs() <= 1 - r["frac"] + 1e-6).all()         # the region stays inside the frame
-        assert r["partner_size"] == ({16, 24} - {r["size"]}).pop()
-    assert seen == {16, 24}
+    for regime, sizes in (("paper", (32, 48)), ("half", (16, 24))):
+        hooks = hooks_for(interscale_prob=0.5, scale_regime=regime)
+        assert (hooks.small, hooks.large) == sizes
+        seen, paired = set(), set()
+        for _ in range(40):
+            r = hooks.sample_request(8, torch.device("cpu"))
+            seen.add(r["size"])
+            paired.add(len(r["pair_index"]))
+            assert 0.6 <= r["frac"] <= 1.0
+            assert (r["centers"].abs() <= 1 - r["frac"] + 1e-6).all()         # the region stays inside the frame
+            assert r["partner_size"] == (set(sizes) - {r["size"]}).pop()
+        assert seen == set(sizes)
+        if regime == "paper":
+            assert paired == {0, 8}               # a whole iteration is paired, or none of it
+        else:
+            assert len(paired) > 2                # pairs drawn per sample
     with pytest.raises(SpatialGANError, match="multiples of 8"):
         hooks_for(small_size=12)
     with pytest.raises(SpatialGANError, match="scale_max"):
@@ -234,7 +241,7 @@ def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator(
     from spatialgan.imageutils import resize_antialiased as resize
     from spatialgan.models.scaleparty.hooks import channelmix, cutmix
 
-    hooks = hooks_for(interscale_prob=1.0)
+    hooks = hooks_for(interscale_prob=1.0, scale_regime="half")
     G = noisy_generator(32)
     torch.manual_seed(3)
     request = hooks.sample_request(4, torch.device("cpu"))
@@ -269,6 +276,79 @@ def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator(
     swapped = per_channel.sum(1)
     assert bool(((swapped >= 1) & (swapped <= 2)).all())          # a proper, non-empty subset
     assert len({tuple(row.tolist()) for row in per_channel}) == 6
+
+
+def _reference_pair_mix(x, y, u, mode):
+    """The paper's augmentation written out per sample: y resized to x; a CutMix box of side int(h sqrt(1 - u0))
+    at (int(u1 (h - side + 1)), int(u2 (w - side + 1))); ChannelMix's subset number int(u3 * 6) of the 6 proper,
+    non-empty subsets of RGB (bit i: channel i); pixels in the box or channels in the subset come from y."""
+    y = F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False, antialias=True)
+    out = x.clone()
+    h, w = x.shape[-2:]
+    for i in range(len(x)):
+        take = torch.zeros(3, h, w, dtype=torch.bool)
+        if mode in ("mix", "cutmix"):
+            side_h, side_w = max(1, int(h * (1 - float(u[i, 0])) ** 0.5)), max(1, int(w * (1 - float(u[i, 0])) ** 0.5))
+            top, left = int(float(u[i, 1]) * (h - side_h + 1)), int(float(u[i, 2]) * (w - side_w + 1))
+            take[:, top:top + side_h, left:left + side_w] = True
+        if mode in ("mix", "channelmix"):
+            subset = min(int(float(u[i, 3]) * 6), 5) + 1
+            for c in range(3):
+                if (subset >> c) & 1:
+                    take[c] = True
+        out[i][take] = y[i][take]
+    return out
+
+
+@pytest.mark.parametrize("mode", ["mix", "cutmix", "channelmix"])
+def test_paper_inter_scale_augmentation_mixes_both_renders_of_a_pair_and_feeds_d_both(mode):
+    hooks = hooks_for(interscale_prob=1.0, interscale=mode)
+    torch.manual_seed(5)
+    request = hooks.sample_request(6, torch.device("cpu"))
+    size, other = request["size"], request["partner_size"]
+    images, partner = torch.randn(6, 3, size, size), torch.randn(6, 3, other, other)
+    request["partner"] = partner
+    got = hooks.discriminator_input(images, request)
+    assert isinstance(got, list) and [t.shape[-1] for t in got] == [size, other]
+    u = request["mix_uniforms"][:, 1:5]
+    torch.testing.assert_close(got[0], _reference_pair_mix(images, partner, u, mode))
+    torch.testing.assert_close(got[1], _reference_pair_mix(partner, images, u, mode))
+    assert not torch.equal(got[0], images) and not torch.equal(got[1], partner)
+
+
+def test_the_training_step_shows_d_both_mixed_renders(tmp_path):
+    from spatialgan.config import TrainConfig
+    from spatialgan.training.loop import Trainer
+
+    cfg = TrainConfig(model="scaleparty", resolution=16, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2,
+                      interscale_prob=1.0, device="cpu", outdir=str(tmp_path / "run"))
+    trainer = Trainer(cfg)
+    seen = []
+    forward = trainer.D.forward
+    trainer.D.forward = lambda x: (seen.append(tuple(x.shape)), forward(x))[1]
+    trainer.train_step(torch.rand(4, 3, trainer.hooks.real_resolution(), trainer.hooks.real_resolution()) * 2 - 1)
+    sizes = {s[-1] for s in seen}
+    assert sizes == {16, 24}                     # every fake batch came with its partner at the other size
+    assert len(seen) >= 4                        # G phase: the pair; D phase: the pair and the reals
+
+
+def test_paper_regime_loads_reals_dense_enough_and_never_upsamples(tmp_path):
+    from conftest import write_image_folder
+
+    from spatialgan.data.dataset import ImageDataset
+
+    hooks = hooks_for()
+    assert hooks.real_resolution() == 80 and not hooks.allow_upscaled_reals()      # ceil(48 / 0.6)
+    assert hooks_for(scale_regime="half").real_resolution() == 32
+    assert hooks_for(multiscale=False).allow_upscaled_reals()
+    small = write_image_folder(tmp_path / "small", count=2, size=32)
+    with pytest.raises(SpatialGANError, match="at least 80 px, never upsampled.*--resolution 80"):
+        ImageDataset(small, 80, allow_upscale=False).load(0)
+    assert ImageDataset(small, 80).load(0).shape == (3, 80, 80)                     # other models may upscale
+    assert ImageDataset(write_image_folder(tmp_path / "big", count=2, size=96), 80, allow_upscale=False
+                        ).load(1).shape == (3, 80, 80)
+    # The full-frame request (no region) gets reals at the trained resolution.
+    assert hooks.prepare_reals(torch.zeros(2, 3, 80, 80), {"z": None}).shape == (2, 3, 32, 32)
 
 
 def test_l1_consistency_is_the_mean_absolute_difference_at_the_smaller_size():

@@ -300,7 +300,7 @@ def test_init_from_our_checkpoint_and_bad_files_via_cli(tmp_path, capsys):
     assert main(["train", "--outdir", str(tmp_path / "sg2"), *common]) == 0
     # lr 0: the SSN's G stays exactly the transferred StyleGAN2 G through its training step.
     assert main(["train", "--model", "ssn", "--outdir", str(tmp_path / "ssn"), "--init-from", str(tmp_path / "sg2"),
-                 "--upsample", "bilinear", "--lr", "0", *common]) == 0
+                 "--lr", "0", *common]) == 0
     sg2 = load(tmp_path / "sg2", ema=False).G
     ssn_model = load(tmp_path / "ssn", ema=False)
     ssn, cfg = ssn_model.G, ssn_model.config

@@ -47,7 +47,7 @@ def test_regularizers_run_on_their_intervals(tmp_path):
         stats = t.stats.means()
         seen.append(("Loss/r1_penalty" in stats, "Loss/pl_penalty" in stats))
     assert seen == [(True, True), (False, False), (False, True), (True, False), (False, True), (False, False)]
-    assert t.opt_D.param_groups[0]["lr"] == pytest.approx(0.0025 * 3 / 4)
+    assert t.opt_D.param_groups[0]["lr"] == pytest.approx(0.002 * 3 / 4)       # the paper recipe's lr
     assert t.opt_G.param_groups[0]["betas"][1] == pytest.approx(0.99 ** (2 / 3))
 
 
@@ -114,9 +114,23 @@ def test_training_learns_the_data_colour(tmp_path):
     assert before > 0.4 and after < 0.15, (before, after)
 
 
-def test_config_defaults_follow_stylegan2_ada_and_device():
-    cfg = TrainConfig(resolution=256, batch=64, device="cpu")
+def test_config_defaults_follow_the_recipe_and_device():
+    cfg = TrainConfig(resolution=256, batch=64, device="cpu", recipe="ada")
     assert cfg.gamma == pytest.approx(0.0002 * 256 ** 2 / 64)
+    assert (cfg.lr, cfg.upsample) == (0.0025, "bilinear")
+    paper = {m: TrainConfig(model=m, device="cpu") for m in ("stylegan2", "ssn", "cips", "scaleparty")}
+    assert [paper[m].gamma for m in paper] == [10.0, 1.0, 10.0, 10.0]
+    assert paper["cips"].pl_weight == 0 and paper["cips"].style_mixing == 0 and paper["cips"].cips_discriminator_coords
+    assert paper["stylegan2"].upsample == "fir" and paper["scaleparty"].scale_regime == "paper"
+    # A flag beats the recipe; the resolved values are what a checkpoint stores, and it reloads unchanged.
+    mine = TrainConfig(model="cips", device="cpu", gamma=0.5, pl_weight=1.0)
+    assert (mine.gamma, mine.pl_weight, mine.lr) == (0.5, 1.0, 0.002)
+    assert TrainConfig.from_dict(mine.to_dict()) == mine
+    # A checkpoint from before recipes (no 'recipe' key) keeps the values it recorded and reads as 'ada'.
+    old = {k: v for k, v in TrainConfig(model="cips", device="cpu", recipe="ada").to_dict().items()
+           if k not in ("recipe", "cips_discriminator_coords", "scale_regime")}
+    restored = TrainConfig.from_dict(old)
+    assert restored.recipe == "ada" and restored.cips_discriminator_coords is False and restored.gamma == old["gamma"]
     assert cfg.ema_kimg == pytest.approx(20.0)
     assert (cfg.beta1, cfg.beta2) == (0.0, 0.99) and isinstance(cfg.beta1, float)
     assert cfg.width == 128 and cfg.channels_last is True      # CPU defaults

@@ -189,10 +189,12 @@ class ImageDataset(torch.utils.data.Dataset):
     and x-flip, so a resumed run sees exactly the same augmented images. Unreadable files are reported once
     (per process) and replaced by the next readable one."""
 
-    def __init__(self, path: str | os.PathLike, resolution: int, crop: str = "center", xflip: bool = False):
+    def __init__(self, path: str | os.PathLike, resolution: int, crop: str = "center", xflip: bool = False,
+                 allow_upscale: bool = True):
         if crop not in CROP_MODES:
             raise SpatialGANError(f"--crop must be one of {', '.join(CROP_MODES)}, got {crop!r}")
         self.path, self.resolution, self.crop, self.xflip = str(path), resolution, crop, xflip
+        self.allow_upscale = allow_upscale
         self.source = open_source(path)
         self.reported: set[int] = set()
 
@@ -213,6 +215,11 @@ class ImageDataset(torch.utils.data.Dataset):
                     print(f"warning: skipping unreadable image {self.source.describe(i)}: {_reason(exc)}",
                           file=sys.stderr)
                 continue
+            if not self.allow_upscale and min(img.size) < self.resolution:
+                raise SpatialGANError(
+                    f"{self.source.describe(i)} is {img.size[0]}x{img.size[1]}; this run needs real images of at "
+                    f"least {self.resolution} px, never upsampled (remake the dataset from the photos with "
+                    f"`spatialgan dataset --resolution {self.resolution}`)")
             img = prepare_image(img, self.resolution, "center" if (self.crop == "random" and rng is None)
                                 else self.crop, rng)
             arr = np.asarray(img, dtype=np.uint8)

@@ -1,5 +1,6 @@
 """The built-in metrics, each registered with the passes and capability it needs: fid, kid, pr, swd, ppl,
-selfssim, diversity, spectrum, distortion, leakage."""
+selfssim, selfssim_aa, diversity, spectrum,
+distortion, leakage."""
 
 from __future__ import annotations
 
@@ -73,23 +74,41 @@ def ppl(ctx) -> list[dict]:
                        f"{EPSILON:g}, distance = {measure}, 1-99 percentile filter")]
 
 
-@register_metric("selfssim", capability=ANY_SCALE, summary="consistency of one latent's renders across scales")
-def selfssim(ctx) -> list[dict]:
-    from spatialgan.metrics.selfssim import PROTOCOL, self_ssim
-
+def _full_frame_latents(ctx) -> tuple:
     options = ctx.options
-    resolutions = [ctx.config.resolution * k for k in options.selfssim_scales]
-    if min(resolutions) < 11:
-        raise SpatialGANError(f"selfssim compares renders with an 11x11 SSIM window; the smallest render "
-                              f"({min(resolutions)} px) is too small")
-
-    def render(z, resolution):
-        return ctx.adapter.render_full_frame(z, resolution, options.truncation_psi)
-
     gen = torch.Generator().manual_seed(options.seed)
     z = torch.randn(options.num, *ctx.adapter.latent_shape(), generator=gen).to(ctx.adapter.device)
-    return [ctx.record("selfssim", self_ssim(render, z, resolutions, options.batch),
-                       f"{PROTOCOL}; resolutions {resolutions}")]
+
+    def render(z, resolution):
+        return ctx.adapter.render_full_frame(z, resolution, options.truncation_psi, options.noise)
+
+    return z, render
+
+
+@register_metric("selfssim", capability=ANY_SCALE,
+                 summary="consistency of one latent's renders across scales (official: MS-SSIM, 1.25-2x, pairs)")
+def selfssim(ctx) -> list[dict]:
+    from spatialgan.metrics.selfssim import OFFICIAL_PROTOCOL, self_ssim_official
+
+    scales = ctx.options.selfssim_scales
+    if min(scales) * ctx.config.resolution < 16:
+        raise SpatialGANError(f"selfssim takes MS-SSIM of renders resized to {ctx.config.resolution} px; it needs "
+                              "at least 16 px")
+    z, render = _full_frame_latents(ctx)
+    value = self_ssim_official(render, z, ctx.config.resolution, scales, ctx.options.batch)
+    return [ctx.record("selfssim", value, OFFICIAL_PROTOCOL.format(scales=", ".join(f"{k:g}" for k in scales)),
+                       noise=ctx.options.noise or ctx.adapter.default_noise)]
+
+
+@register_metric("selfssim_aa", capability=ANY_SCALE,
+                 summary="SelfSSIM, first variant: single-scale SSIM after antialiased downsampling (1x/2x/4x)")
+def selfssim_aa(ctx) -> list[dict]:
+    from spatialgan.metrics.selfssim import PROTOCOL, self_ssim
+
+    resolutions = [ctx.config.resolution * k for k in (1, 2, 4)]
+    z, render = _full_frame_latents(ctx)
+    return [ctx.record("selfssim_aa", self_ssim(render, z, resolutions, ctx.options.batch),
+                       f"{PROTOCOL}; resolutions {resolutions}", noise=ctx.options.noise or ctx.adapter.default_noise)]
 
 
 @register_metric("distortion", capability=DISTORTION, summary="SSN: change outside a resampled block")

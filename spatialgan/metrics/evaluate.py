@@ -41,8 +41,11 @@ class EvalOptions:
     feature_weights: str | None = option(None, "weights file of the feature extractor", cli=False)
     cache_dir: str | None = option(None, "real-feature cache (default ~/.cache/spatialgan; empty: no cache)")
     ppl_sampling: str = option("end", "PPL path sampling", choices=("end", "full"), cli=False)
-    selfssim_scales: tuple = option((1, 2, 4), "SelfSSIM render resolutions as multiples of the trained one",
-                                    cli=False)
+    selfssim_scales: tuple = option((1.25, 1.5, 1.75, 2.0), "SelfSSIM render resolutions as multiples of the "
+                                    "trained one (official: 1.25-2)", cli=False)
+    noise: str | None = option(None, "noise policy of the generated images (default: the model's own; ScaleParty: "
+                               "grid, const, random, none; Table 3 of its paper)",
+                               choices=("grid", "const", "random", "none"))
     lpips_dir: str | None = option(None, "folder with vgg16-397923af.pth and LPIPS vgg.pth: PPL with LPIPS (or set "
                                    "SPATIALGAN_LPIPS); without it ppl is the pixel-space variant")
 
@@ -200,7 +203,7 @@ def _fake_pass(ctx: EvalContext, needs: set, dist) -> None:
             done, k = done + n, k + 1
             if k % world != rank:
                 continue
-            images = adapter.sample(z, options.truncation_psi, "random")
+            images = adapter.sample(z, options.truncation_psi, options.noise or "random")
             uint8 = torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2).contiguous()
             if FAKE_FEATURES in needs:
                 feats.append(ctx.extractor(uint8))
@@ -228,6 +231,9 @@ def evaluate(adapter, names: list[str], data: str | None, options: EvalOptions |
     chosen = [metrics()[n] for n in parse_metrics(",".join(names))]
     if options.num < 2:
         raise SpatialGANError("metrics need at least 2 samples (--num)")
+    if options.noise is not None and options.noise not in adapter.noise_modes:
+        raise SpatialGANError(f"--noise {options.noise}: this {adapter.spec.name} model's noise policies are "
+                              f"{', '.join(adapter.noise_modes)}")
     for metric in chosen:
         if metric.capability:
             require(adapter.spec, metric.capability, f"metric {metric.name}")

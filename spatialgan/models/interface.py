@@ -48,9 +48,17 @@ class ModelSpec:
     capabilities: frozenset = field(default_factory=frozenset)
     # The smallest options that exercise every part of the model (contract tests, smoke benchmarks).
     smoke_options: dict = field(default_factory=dict)
+    # Training defaults per recipe ('paper': the model's paper and official code; 'ada': StyleGAN2-ADA's
+    # heuristic, this library's first defaults). Each value fills an option the user left unset.
+    recipes: dict = field(default_factory=dict)
 
     def can(self, capability: str) -> bool:
         return capability in self.capabilities
+
+
+# The engine-wide options a recipe sets, and StyleGAN2-ADA's values for them (R1 weight: 0.0002 res^2 / batch).
+RECIPE_OPTIONS = ("gamma", "lr", "pl_weight", "style_mixing", "upsample")
+ADA_RECIPE = {"gamma": None, "lr": 0.0025, "pl_weight": 2.0, "style_mixing": 0.9, "upsample": "bilinear"}
 
 
 def capability_error(spec: ModelSpec, capability: str, what: str) -> SpatialGANError:
@@ -106,7 +114,8 @@ class InferenceAdapter:
         """Images (B, 3, R, R) in [-1, 1] of the trained frame."""
         return self.G(z, truncation_psi=truncation_psi, noise_mode=noise_mode or self.default_noise)
 
-    def render_full_frame(self, z: torch.Tensor, resolution: int, truncation_psi: float = 1.0) -> torch.Tensor:
+    def render_full_frame(self, z: torch.Tensor, resolution: int, truncation_psi: float = 1.0,
+                          noise_mode: str | None = None) -> torch.Tensor:
         """The whole frame at any resolution (models with ANY_SCALE; SelfSSIM uses it)."""
         raise capability_error(self.spec, ANY_SCALE, "rendering the frame at another resolution")
 
@@ -140,12 +149,21 @@ class TrainingHooks:
         """Images for a training request from its styles (CIPS adds the request's coordinates here)."""
         return G.synthesize(ws)
 
+    def real_resolution(self) -> int:
+        """The size at which the loop loads real images (ScaleParty: denser than the frame for its large renders)."""
+        return self.config.resolution
+
+    def allow_upscaled_reals(self) -> bool:
+        """False: a source image smaller than real_resolution is an error, never an upsampled real."""
+        return True
+
     def prepare_reals(self, reals: torch.Tensor, request: dict) -> torch.Tensor:
         """Transforms real images to match the request (crops at a scale, patches...). Identity here."""
         return reals
 
-    def discriminator_input(self, images: torch.Tensor, request: dict) -> torch.Tensor:
-        """Last change to generated images before D (e.g. inter-scale augmentation). Identity here."""
+    def discriminator_input(self, images: torch.Tensor, request: dict) -> torch.Tensor | list[torch.Tensor]:
+        """Last change to generated images before D (e.g. inter-scale augmentation); a list is several batches
+        (each its own D call, logits concatenated). Identity here."""
         return images
 
     def generator_regularizers(self, G: nn.Module, D: nn.Module, request: dict, images: torch.Tensor,

@@ -138,7 +138,7 @@ class Trainer:
         request = hooks.sample_request(batch, self.device)
         with self._autocast():
             fakes, ws = hooks.generate(self.G_fast, request, update_w_avg=True)
-            fake_logits = self.D_fast(hooks.discriminator_input(fakes, request))
+            fake_logits = self._discriminate(hooks.discriminator_input(fakes, request))
         loss = generator_loss(fake_logits.float())
         self.stats.add("Loss/G/loss", loss)
         for name, value in hooks.generator_regularizers(G, self.D, request, fakes, ws, self.step).items():
@@ -169,7 +169,7 @@ class Trainer:
             fakes, _ = hooks.generate(self.G_fast, request, update_w_avg=False)
             fakes = hooks.discriminator_input(fakes, request)
         with self._autocast():
-            fake_logits = self.D_fast(fakes)
+            fake_logits = self._discriminate(fakes)
             real_logits = self.D_fast(reals)
         loss = discriminator_loss(real_logits.float(), fake_logits.float())
         self.stats.add("Loss/D/loss", loss)
@@ -191,6 +191,11 @@ class Trainer:
         self.cur_nimg += batch * self.dist.world
         self.step += 1
         update_ema(self.G_ema, G, ema_beta(batch * self.dist.world, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
+
+    def _discriminate(self, images) -> torch.Tensor:
+        if isinstance(images, (list, tuple)):               # batches of different sizes (ScaleParty's pairs)
+            return torch.cat([self.D_fast(x.contiguous(memory_format=self.memory_format)) for x in images])
+        return self.D_fast(images)
 
     def _step_optimizer(self, opt: torch.optim.Optimizer, module: torch.nn.Module) -> None:
         all_reduce_gradients(module.parameters(), self.dist)
@@ -287,7 +292,9 @@ class Trainer:
                 self.run_id = runfolder.new_run_id()             # a new run
             self.run_id = runfolder.claim(outdir, self.run_id, self.resumed_from)
             runfolder.remove_orphan_temporaries(outdir)
-        dataset = dataset or ImageDataset(cfg.data, cfg.resolution, crop=cfg.crop, xflip=cfg.xflip)
+        dataset = dataset or ImageDataset(cfg.data, self.hooks.real_resolution(), crop=cfg.crop, xflip=cfg.xflip,
+                                          allow_upscale=self.hooks.allow_upscaled_reals())
+        dataset.load(0)                 # a dataset that cannot serve this run fails here, with its reason
         batches = iter(self.make_loader(dataset))
         self.feature_extractor()
         if self.cur_nimg == 0 and main:

@@ -1,11 +1,12 @@
 """CIPS (conditionally-independent pixel synthesis): each pixel from its coordinate and a latent."""
 
-from spatialgan.core.discriminator import build_discriminator
+from spatialgan.core.discriminator import Discriminator
 from spatialgan.models.cips.adapter import CIPSAdapter
 from spatialgan.models.cips.generator import CIPSGenerator
 from spatialgan.models.cips.hooks import CIPSHooks
 from spatialgan.models.cips.options import CIPSOptions
-from spatialgan.models.interface import ANY_REGION, ANY_SCALE, FOVEATE, PANORAMA, ModelSpec
+from spatialgan.models.interface import ADA_RECIPE, ANY_REGION, ANY_SCALE, FOVEATE, PANORAMA, ModelSpec
+from spatialgan.models.stylegan2 import PAPER_RECIPE as STYLEGAN2_PAPER
 
 
 def build_generator(cfg) -> CIPSGenerator:
@@ -15,8 +16,19 @@ def build_generator(cfg) -> CIPSGenerator:
                          corner_coords=cfg.cips_coords == "official-corners")
 
 
+def build_discriminator(cfg) -> Discriminator:
+    """StyleGAN2's D; with the paper's recipe it also sees each pixel's two coordinates (5 input channels)."""
+    return Discriminator(cfg.patch_size or cfg.resolution, img_channels=5 if cfg.cips_discriminator_coords else 3,
+                         channel_base=cfg.channel_base, channel_max=cfg.width, downsample=cfg.downsample)
+
+
+# The official CIPS code: R1 weight 10, lr 0.002, no path length, no style mixing, coordinates into D.
+PAPER_RECIPE = {**STYLEGAN2_PAPER, "gamma": 10.0, "pl_weight": 0.0, "style_mixing": 0.0,
+                "cips_discriminator_coords": True}
+
 SPEC = ModelSpec(
     name="cips", summary="CIPS (Anokhin et al. 2021): pixels from coordinates; any size, patches, panoramas",
     build_generator=build_generator, build_discriminator=build_discriminator, adapter=CIPSAdapter, hooks=CIPSHooks,
     options=CIPSOptions, capabilities=frozenset({ANY_REGION, ANY_SCALE, PANORAMA, FOVEATE}),
-    smoke_options={"resolution": 8, "cips_layers": 2})
+    smoke_options={"resolution": 8, "cips_layers": 2},
+    recipes={"paper": PAPER_RECIPE, "ada": {**ADA_RECIPE, "cips_discriminator_coords": False}})

@@ -14,7 +14,7 @@ from spatialgan.models.interface import GRID_NOISE, WARP, InferenceAdapter, capa
 
 class CIPSAdapter(InferenceAdapter):
     @torch.no_grad()
-    def render_full_frame(self, z, resolution, truncation_psi=1.0):
+    def render_full_frame(self, z, resolution, truncation_psi=1.0, noise_mode=None):     # CIPS has no noise
         coords = pixel_grid(resolution, resolution, device=z.device)
         return self.G.synthesize(self.G.map(z, truncation_psi), "const", coords=coords, chunk=1 << 16)
 

@@ -17,7 +17,10 @@ class CIPSHooks(StyleGAN2Hooks):
     Patch training (`patch_size` P < resolution R, the paper's memory-constrained mode): each sample is a P x P
     patch of a random square region of the frame, of side S real pixels with S uniform in [P, R] (multi-scale) at
     a random integer position; the real image is cropped to the same region and resized to P x P (antialiased
-    bilinear), so generated and real patches cover the same part of the frame. D sees only patches."""
+    bilinear), so generated and real patches cover the same part of the frame. D sees only patches.
+
+    With --discriminator-coords (the paper recipe, as the official code) D's input is RGB plus the two coordinate
+    channels of every pixel, real and generated alike, so D knows where in the frame a patch lies."""
 
     def sample_request(self, batch_size, device):
         request = super().sample_request(batch_size, device)
@@ -52,9 +55,22 @@ class CIPSHooks(StyleGAN2Hooks):
         return G.synthesize(ws) if coords is None else G.synthesize(ws, coords=coords)
 
     def prepare_reals(self, reals, request):
-        if "patch_boxes" not in request:
-            return reals
-        p = self.config.patch_size
-        crops = [reals[i:i + 1, :, top:top + side, left:left + side] for i, (left, top, side)
-                 in enumerate(request["patch_boxes"])]
-        return torch.cat([resize_antialiased(c, p) for c in crops])
+        if "patch_boxes" in request:
+            p = self.config.patch_size
+            crops = [reals[i:i + 1, :, top:top + side, left:left + side] for i, (left, top, side)
+                     in enumerate(request["patch_boxes"])]
+            reals = torch.cat([resize_antialiased(c, p) for c in crops])
+        return self.with_coords(reals, request)
+
+    def discriminator_input(self, images, request):
+        return self.with_coords(images, request)
+
+    def with_coords(self, images: torch.Tensor, request) -> torch.Tensor:
+        """RGB plus the request's per-pixel coordinates (B, 2, H, W), when D is coordinate-conditioned."""
+        if not self.config.cips_discriminator_coords:
+            return images
+        coords = self.request_coords(request, images.shape[0], images.device)
+        if coords is None:
+            coords = pixel_grid(images.shape[-2], images.shape[-1], device=images.device).expand(
+                images.shape[0], -1, -1, -1)
+        return torch.cat([images, coords.to(images.dtype)], 1)

@@ -18,6 +18,9 @@ class CIPSOptions:
                                     "sees patches)", low=4)
     cips_channels: list | None = option(None, "CIPS: width of each layer pair (None: all --width; official: "
                                         "512..128)", cli=False)
+    cips_discriminator_coords: bool | None = option(
+        None, "CIPS: D also sees each pixel's two coordinates, as the official code (default from --recipe: paper "
+        "on, ada off)", flag="--discriminator-coords", legacy=False)
     cips_coords: str = option("pixel-centers", "CIPS: coordinate convention of the Fourier features; "
                               "official-corners is the official code's linspace(-1, 1), set by `convert`",
                               choices=("pixel-centers", "official-corners"), cli=False)

@@ -35,9 +35,9 @@ class ScalePartyAdapter(InferenceAdapter):
         return self.G.render(self.G.map(z, truncation_psi), noise_mode=noise_mode or self.default_noise)
 
     @torch.no_grad()
-    def render_full_frame(self, z, resolution, truncation_psi=1.0):
+    def render_full_frame(self, z, resolution, truncation_psi=1.0, noise_mode=None):
         return self.G.render(self.G.map(z, truncation_psi), scale=self.G.resolution / resolution,
-                             size=(resolution, resolution), noise_mode="grid")
+                             size=(resolution, resolution), noise_mode=noise_mode or "grid")
 
     def _warp(self, warp):
         if warp is None or callable(warp):

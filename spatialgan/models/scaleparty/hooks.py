@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -38,19 +40,39 @@ def channelmix(images: torch.Tensor, other: torch.Tensor, uniforms: torch.Tensor
     return torch.where(chosen[:, :, None, None], other, images)
 
 
+def mix_pair(images: torch.Tensor, other: torch.Tensor, mode: str, uniforms: torch.Tensor) -> torch.Tensor:
+    """The paper's inter-scale augmentation of `images` with its partner render `other` (resized to match):
+    CutMix then ChannelMix ('mix'), or one of them alone. uniforms (B, 4): CutMix's three, ChannelMix's one."""
+    other = resize_antialiased(other, tuple(images.shape[-2:]))
+    if mode in ("mix", "cutmix"):
+        images = cutmix(images, other, uniforms[:, :3])
+    if mode in ("mix", "channelmix"):
+        images = channelmix(images, other, uniforms[:, 3])
+    return images
+
+
 class ScalePartyHooks(StyleGAN2Hooks):
     """Each batch renders random regions a = (c, s, r): r is r_small or r_large = 1.5 r_small (one per batch),
     the region's side is a fraction f ~ U(scale_min, scale_max) of the frame (one per batch), and each sample's
     centre is uniform over the places where the region lies inside the frame. Reals are cut to the same regions.
-    With probability `interscale_prob` a sample is also rendered at the other size (same z, same region, same
-    image-space noise) and D sees CutMix or ChannelMix of the two (`interscale mix`), or the pair is tied by an
-    L1 loss at the smaller size (`interscale l1`). Noise is the 'grid' policy with a fresh seed per sample."""
+
+    Paper regime (default): r_small = R, so the full frame at the trained resolution is a training configuration;
+    reals are loaded dense enough for the densest region (r_large / scale_min px per frame) and never upsampled.
+    In `interscale_prob` of the iterations every sample is rendered at both sizes (same z, region and noise); with
+    --interscale mix both renders get CutMix then ChannelMix from their partner and D sees both; with l1 the pair
+    is tied by an L1 loss at the smaller size. Half regime (the first one here): R/2 and 3R/4 cut from reals at R,
+    pairs drawn per sample, only the batch-size render mixed (CutMix or ChannelMix).
+
+    Noise: --train-noise grid (default) samples each layer's noise where its pixels are in image space, so tiles
+    and scales agree; off the layers' lattice it is interpolated and so spatially correlated (lag-1 correlation
+    about 0.47). --train-noise random is white noise per rendered pixel."""
 
     def __init__(self, config):
         super().__init__(config)
         cfg = config
+        self.paper = cfg.scale_regime == "paper"
         step = cfg.resolution // 4                                       # 2^L with the generator's base of 4
-        self.small = cfg.small_size or cfg.resolution // 2
+        self.small = cfg.small_size or (cfg.resolution if self.paper else cfg.resolution // 2)
         self.large = self.small * 3 // 2
         if cfg.multiscale and (self.small % step or self.large % step or self.small * 3 % 2):
             raise SpatialGANError(f"ScaleParty's training sizes r_small = {self.small} and r_large = 1.5 r_small "
@@ -60,6 +82,21 @@ class ScalePartyHooks(StyleGAN2Hooks):
                                   f"{cfg.scale_min}, {cfg.scale_max}")
         if cfg.interscale not in INTERSCALE_MODES:
             raise SpatialGANError(f"interscale must be one of {', '.join(INTERSCALE_MODES)}, got {cfg.interscale!r}")
+        if not self.paper and cfg.interscale in ("cutmix", "channelmix"):
+            raise SpatialGANError("--interscale cutmix/channelmix need the paper scale regime (--scale-regime paper)")
+
+    def real_resolution(self) -> int:
+        cfg = self.config
+        if not (self.paper and cfg.multiscale):
+            return cfg.resolution
+        return max(cfg.resolution, math.ceil(self.large / cfg.scale_min - 1e-9))
+
+    def allow_upscaled_reals(self) -> bool:
+        return not (self.paper and self.config.multiscale)
+
+    @property
+    def noise_mode(self) -> str:
+        return "grid" if self.config.train_noise == "grid" else "random"
 
     # ------------------------------------------------------------------------------------------ requests
     def sample_request(self, batch_size, device):
@@ -72,9 +109,15 @@ class ScalePartyHooks(StyleGAN2Hooks):
         frac = cfg.scale_min + (cfg.scale_max - cfg.scale_min) * float(torch.rand(()))
         request.update(size=size, frac=frac, centers=(batchrng.rand(batch_size, 2) * 2 - 1) * (1 - frac))
         if cfg.interscale != "none" and cfg.interscale_prob > 0:
-            # Per sample: the pairing coin, CutMix or ChannelMix, lambda and the box's place, the channel subset.
+            # Per sample: the pairing coin (half regime), CutMix or ChannelMix (half regime), CutMix's lambda and
+            # box place, ChannelMix's subset. The paper regime pairs a whole iteration on one coin.
             coins = batchrng.rand(batch_size, 6)
-            request["pair_index"] = torch.nonzero(coins[:, 0] < cfg.interscale_prob)[:, 0].to(device)
+            if self.paper:
+                paired = float(torch.rand(())) < cfg.interscale_prob
+                index = torch.arange(batch_size) if paired else torch.zeros(0, dtype=torch.long)
+            else:
+                index = torch.nonzero(coins[:, 0] < cfg.interscale_prob)[:, 0]
+            request["pair_index"] = index.to(device)
             request["mix_uniforms"] = coins[:, 1:]
             request["partner_size"] = self.large if size == self.small else self.small
         return request
@@ -92,11 +135,11 @@ class ScalePartyHooks(StyleGAN2Hooks):
         step = 2 ** G.levels
         enc = self.region_positions(request, size, G.n_pad, step, index).to(ws.device)
         seeds = request["noise_seed"] if index is None else request["noise_seed"][index]
-        return G.synthesize(ws, "grid", enc, seeds)
+        return G.synthesize(ws, self.noise_mode, enc, seeds)
 
     def synthesize_request(self, G, ws, request):
         if "size" not in request:
-            return G.synthesize(ws, "grid", None, request["noise_seed"])
+            return G.synthesize(ws, self.noise_mode, None, request["noise_seed"])
         images = self._render(G, ws, request, request["size"])
         index = request.get("pair_index")
         if index is not None and len(index):
@@ -108,7 +151,7 @@ class ScalePartyHooks(StyleGAN2Hooks):
         """Cuts each real image to its sample's region: antialiased downsizing to about the region's sampling
         period, then bicubic sampling at the exact pixel positions of the generated region."""
         if "size" not in request:
-            return reals
+            return resize_antialiased(reals, self.config.resolution)
         size, frac, full = request["size"], request["frac"], reals.shape[-1]
         shrink = frac * full / size                                     # real pixels per output pixel
         source = resize_antialiased(reals, max(size, round(full / shrink))) if shrink > 1 else reals
@@ -118,11 +161,14 @@ class ScalePartyHooks(StyleGAN2Hooks):
 
     def discriminator_input(self, images, request):
         partner = request.get("partner")
-        if self.config.interscale != "mix" or partner is None:
+        if self.config.interscale in ("l1", "none") or partner is None:
             return images
         index = request["pair_index"]
-        main, other = images[index], resize_antialiased(partner, images.shape[-1])
         u = request["mix_uniforms"][index.cpu()].to(images.device)
+        if self.paper:                   # the pair: each render mixed with its partner, both to D
+            return [mix_pair(images, partner, self.config.interscale, u[:, 1:5]),
+                    mix_pair(partner, images, self.config.interscale, u[:, 1:5])]
+        main, other = images[index], resize_antialiased(partner, images.shape[-1])
         use_cut = (u[:, 0] < 0.5)[:, None, None, None]
         mixed = torch.where(use_cut, cutmix(main, other, u[:, 1:4]), channelmix(main, other, u[:, 4]))
         images = images.clone()

@@ -6,19 +6,29 @@ from dataclasses import dataclass
 
 from spatialgan.options import option
 
-INTERSCALE_MODES = ("mix", "l1", "none")
+INTERSCALE_MODES = ("mix", "cutmix", "channelmix", "l1", "none")
+SCALE_REGIMES = ("paper", "half")
 
 
 @dataclass
 class ScalePartyOptions:
     multiscale: bool = option(True, "ScaleParty: train on the full frame only (no multi-scale partial generation)",
                               flag="--no-multiscale")
-    small_size: int | None = option(None, "ScaleParty: r_small of multi-scale training (default resolution / 2; "
-                                    "r_large = 1.5 r_small)", low=4)
+    scale_regime: str | None = option(
+        None, "ScaleParty: paper: r_small = R and r_large = 1.5 R, reals loaded at 1.5 R (never upsampled), pairs "
+        "in --interscale-prob of the iterations, both mixed images to D; half: this library's first regime (R/2 "
+        "and 3R/4 cut from reals at R, pairs per sample, one image mixed) (default from --recipe: paper / ada)",
+        choices=SCALE_REGIMES, legacy="half")
+    small_size: int | None = option(None, "ScaleParty: r_small of multi-scale training (default from the scale "
+                                    "regime: R or R/2; r_large = 1.5 r_small)", low=4)
     scale_min: float = option(0.6, "ScaleParty: smallest region side, as a fraction of the frame", low=1e-3, high=1)
     scale_max: float = option(1.0, "ScaleParty: largest region side, as a fraction of the frame", low=1e-3, high=1)
-    interscale: str = option("mix", "ScaleParty: inter-scale augmentation: mix (CutMix + ChannelMix), l1 "
-                             "(consistency loss) or none", choices=INTERSCALE_MODES)
-    interscale_prob: float = option(0.2, "ScaleParty: probability that a sample is also rendered at the other size",
-                                    low=0, high=1)
+    interscale: str = option("mix", "ScaleParty: inter-scale augmentation: mix (CutMix then ChannelMix, the "
+                             "paper's), cutmix or channelmix alone (its Fig. 4 ablation), l1 (consistency loss) or "
+                             "none", choices=INTERSCALE_MODES)
+    interscale_prob: float = option(0.2, "ScaleParty: probability of an inter-scale pair (per iteration; per "
+                                    "sample in the half regime)", low=0, high=1)
+    train_noise: str = option("grid", "ScaleParty: training noise: grid (fixed in image space; interpolated, so "
+                              "spatially correlated, off the layers' lattice) or random (white per pixel)",
+                              choices=("grid", "random"))
     lambda_interscale: float = option(1.0, "ScaleParty: weight of the L1 consistency (--interscale l1)", low=0)

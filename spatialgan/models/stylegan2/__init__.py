@@ -1,7 +1,7 @@
 """StyleGAN2: the core every other model builds on (mapping, synthesis, discriminator, recipe)."""
 
 from spatialgan.core.discriminator import build_discriminator
-from spatialgan.models.interface import INIT_FROM_STYLEGAN2, InferenceAdapter, ModelSpec
+from spatialgan.models.interface import ADA_RECIPE, INIT_FROM_STYLEGAN2, InferenceAdapter, ModelSpec
 from spatialgan.models.stylegan2.generator import StyleGAN2Generator
 from spatialgan.models.stylegan2.hooks import StyleGAN2Hooks
 
@@ -15,8 +15,11 @@ class StyleGAN2Adapter(InferenceAdapter):
     """Whole images at the trained resolution (the base adapter's behaviour)."""
 
 
+# Config F of the StyleGAN2 paper and official code: R1 weight 10, path length 2, mixing 0.9, lr 0.002, FIR.
+PAPER_RECIPE = {"gamma": 10.0, "lr": 0.002, "pl_weight": 2.0, "style_mixing": 0.9, "upsample": "fir"}
+
 SPEC = ModelSpec(
     name="stylegan2", summary="StyleGAN2 (Karras et al. 2020), the baseline and the transfer source",
     build_generator=build_generator, build_discriminator=build_discriminator, adapter=StyleGAN2Adapter,
     hooks=StyleGAN2Hooks, options=None, capabilities=frozenset({INIT_FROM_STYLEGAN2}),
-    smoke_options={"resolution": 8})
+    smoke_options={"resolution": 8}, recipes={"paper": PAPER_RECIPE, "ada": ADA_RECIPE})
