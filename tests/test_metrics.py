@@ -586,3 +586,33 @@ def test_spectral_distance_sees_missing_high_frequencies():
     blur = spectral_distance(sets["a"].mean(), sets["blur"].mean(), 16)
     assert same["value"] < 0.05 and blur["value"] > 5 * same["value"]
     assert blur["high_frequency"] > blur["value"]                       # the loss is at the high end
+
+
+def test_evaluate_at_scales_renders_each_size_against_reals_of_that_size(tmp_path, capsys):
+    from conftest import write_image_folder
+
+    from spatialgan.api import load
+    from spatialgan.cli import main
+    from spatialgan.metrics.evaluate import EvalOptions, evaluate
+
+    model = load("cips")                                   # 32 px, renders at any size
+    sizes = []
+    original = model.adapter.render_full_frame
+    model.adapter.render_full_frame = lambda z, r, *a: (sizes.append(r), original(z, r, *a))[1]
+    data = write_image_folder(tmp_path / "data", count=8, size=48)
+    records = evaluate(model.adapter, ["swd"], str(data), EvalOptions(num=8, scales=(0.5, 1.5), cache_dir=""))
+    assert [(r["metric"], r["scale"], r["resolution"]) for r in records] == [("swd", 0.5, 16), ("swd", 1.5, 48)]
+    assert set(sizes) == {16, 48}
+    # Same scale, same result as a direct evaluation of the renders at that size (the wrapper adds nothing).
+    again = evaluate(model.adapter, ["swd"], str(data), EvalOptions(num=8, scales=(1.5,), cache_dir=""))
+    assert again[0]["value"] == records[1]["value"]
+    # Reals smaller than a render are refused (never upsampled); metrics without a scale are named.
+    assert main(["evaluate", "--ckpt", "cips", "--data", str(data), "--metrics", "swd", "--num", "4",
+                 "--scales", "2"]) == 2
+    assert "never upsampled" in capsys.readouterr().err
+    assert main(["evaluate", "--ckpt", "cips", "--metrics", "diversity", "--num", "4", "--scales", "1"]) == 2
+    assert "--scales applies to" in capsys.readouterr().err
+    assert main(["evaluate", "--ckpt", "ssn", "--data", str(data), "--metrics", "swd", "--num", "4",
+                 "--scales", "1"]) == 2
+    assert "any_scale" in capsys.readouterr().err
+    assert main(["evaluate", "--ckpt", "cips", "--metrics", "swd", "--scales", "a,b"]) == 2

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import hashlib
+import math
 import os
 import sys
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from spatialgan.metrics.registry import (
     metrics,
     parse_metrics,
 )
-from spatialgan.models.interface import require
+from spatialgan.models.interface import ANY_SCALE, require
 from spatialgan.options import option, validate
 
 DEFAULT_CACHE = Path(os.environ.get("SPATIALGAN_CACHE", "~/.cache/spatialgan")).expanduser() / "real-features"
@@ -43,6 +46,10 @@ class EvalOptions:
     ppl_sampling: str = option("end", "PPL path sampling", choices=("end", "full"), cli=False)
     selfssim_scales: tuple = option((1.25, 1.5, 1.75, 2.0), "SelfSSIM render resolutions as multiples of the "
                                     "trained one (official: 1.25-2)", cli=False)
+    scales: tuple | None = option(None, "also evaluate at these multiples of the trained resolution (e.g. "
+                                  "0.5,0.75,1,1.25,1.5): full-frame renders against real images loaded at each size, "
+                                  "never upsampled (fid, kid, pr, swd, spectrum; models with any_scale)",
+                                  parse=lambda text: parse_scales(text))
     noise: str | None = option(None, "noise policy of the generated images (default: the model's own; ScaleParty: "
                                "grid, const, random, none; Table 3 of its paper)",
                                choices=("grid", "const", "random", "none"))
@@ -51,6 +58,35 @@ class EvalOptions:
 
     def __post_init__(self):
         validate(self)
+
+
+SCALED_METRICS = ("fid", "kid", "pr", "swd", "spectrum")
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or not all(math.isfinite(v) and 0.05 <= v <= 16 for v in values):
+        raise SpatialGANError(f"--scales takes comma-separated multiples of the trained size in 0.05..16, got {text!r}")
+    return values
+
+
+class ScaledAdapter:
+    """A model's full frame rendered at another resolution, seen by the metrics as a model of that size."""
+
+    def __init__(self, adapter, resolution: int):
+        self.inner, self.spec, self.G, self.device = adapter, adapter.spec, adapter.G, adapter.device
+        self.noise_modes, self.default_noise = adapter.noise_modes, adapter.default_noise
+        self.config = copy.copy(adapter.config)
+        self.config.resolution = resolution           # not a training config any more: no validation
+
+    def latent_shape(self) -> tuple[int, ...]:
+        return self.inner.latent_shape()
+
+    def sample(self, z, truncation_psi: float = 1.0, noise_mode: str | None = None):
+        return self.inner.render_full_frame(z, self.config.resolution, truncation_psi, noise_mode)
 
 
 def dataset_digest(dataset, count: int) -> str:
@@ -140,7 +176,8 @@ def _open_dataset(ctx: EvalContext, names: list[str]):
 
     if not ctx.data:
         raise SpatialGANError(f"{', '.join(names)} compare with real images: pass --data PATH")
-    dataset = ImageDataset(ctx.data, ctx.config.resolution)
+    # At another scale the reals must really have that many pixels: a render is never compared with upsampled data.
+    dataset = ImageDataset(ctx.data, ctx.config.resolution, allow_upscale=not isinstance(ctx.adapter, ScaledAdapter))
     ctx.num_real = min(len(dataset), ctx.options.num_real or ctx.options.num)
     if ctx.num_real < 2:
         raise SpatialGANError(f"dataset {ctx.data} has fewer than 2 images")
@@ -227,6 +264,8 @@ def evaluate(adapter, names: list[str], data: str | None, options: EvalOptions |
     passes are split across ranks (batch k on rank k mod world) and gathered; real images and the other metrics
     run on rank 0, which alone returns the records."""
     options = options or EvalOptions()
+    if options.scales:
+        return _evaluate_at_scales(adapter, names, data, options, extractor, dist)
     main = dist is None or dist.is_main
     chosen = [metrics()[n] for n in parse_metrics(",".join(names))]
     if options.num < 2:
@@ -254,6 +293,23 @@ def evaluate(adapter, names: list[str], data: str | None, options: EvalOptions |
     if not main:
         return []
     return [record for metric in chosen for record in metric.compute(ctx)]
+
+
+def _evaluate_at_scales(adapter, names, data, options, extractor, dist) -> list[dict]:
+    """evaluate() once per scale k on the full frame rendered at round(k R), against reals loaded at that size
+    (the ScaleParty paper's Fig. 3 protocol); each record gains 'scale' and 'resolution'."""
+    names = parse_metrics(",".join(names))
+    other = [n for n in names if n not in SCALED_METRICS]
+    if other:
+        raise SpatialGANError(f"--scales applies to {', '.join(SCALED_METRICS)}; not to {', '.join(other)}")
+    require(adapter.spec, ANY_SCALE, "evaluating at other scales (--scales)")
+    records = []
+    for k in options.scales:
+        size = max(8, round(k * adapter.config.resolution))
+        at = evaluate(ScaledAdapter(adapter, size), names, data, dataclasses.replace(options, scales=None),
+                      extractor, dist)
+        records += [dict(r, scale=k, resolution=size) for r in at]
+    return records
 
 
 def options_from_args(args, given: dict) -> tuple[EvalOptions, list[str]]:
@@ -288,5 +344,7 @@ def format_table(results: list[dict]) -> str:
         note = r.get("feature_extractor", "")
         if "per_level" in r:
             note = "per level " + ", ".join(f"{v:.3f}" for v in r["per_level"])
+        if "scale" in r:
+            note = f"scale {r['scale']:g} ({r['resolution']} px) " + note
         lines.append(f"{r['metric']:<12} {r['value']:>12.6g}  {r['num_samples']:>7}  {note}")
     return "\n".join(lines)
