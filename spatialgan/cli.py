@@ -145,6 +145,7 @@ def _add_evaluate(sub):
                    help="pt_inception-2015-12-05-6726825d.pth (or set SPATIALGAN_INCEPTION)")
     p.add_argument("--resnet20-weights", default=None,
                    help="resnet20-cifar10-12fca82f.th (or set SPATIALGAN_RESNET20)")
+    p.add_argument("--vgg16-weights", default=None, help="torchvision's vgg16-397923af.pth (or set SPATIALGAN_VGG16)")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the real-feature cache")
     p.add_argument("--out", default=None, help="JSON report path")
     p.add_argument("--device", default="cpu", help=DEVICE_HELP)

@@ -616,3 +616,43 @@ def test_evaluate_at_scales_renders_each_size_against_reals_of_that_size(tmp_pat
                  "--scales", "1"]) == 2
     assert "any_scale" in capsys.readouterr().err
     assert main(["evaluate", "--ckpt", "cips", "--metrics", "swd", "--scales", "a,b"]) == 2
+
+
+def test_vgg16_fc2_features_against_a_direct_forward_and_file_checks(tmp_path):
+    import torch.nn.functional as F
+
+    from spatialgan.metrics.lpips import VGG_STAGES
+    from spatialgan.metrics.vgg16 import VGG16Features, load_vgg16
+
+    g = torch.Generator().manual_seed(0)
+    state = {}
+    for stage in VGG_STAGES:
+        for i, cin, cout in stage:
+            state[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
+            state[f"features.{i}.bias"] = torch.randn(cout, generator=g) * 0.1
+    for name, (fan_in, fan_out) in {"0": (25088, 8), "3": (8, 8), "6": (8, 1000)}.items():
+        state[f"classifier.{name}.weight"] = torch.randn(fan_out, fan_in, generator=g) / fan_in ** 0.5
+        state[f"classifier.{name}.bias"] = torch.randn(fan_out, generator=g) * 0.1
+    model = VGG16Features(fc_dim=8)
+    model.load_state_dict(state)                       # torchvision's key names, strictly
+    images = torch.randint(0, 256, (2, 3, 40, 40), dtype=torch.uint8)
+    # Direct: torchvision's VGG-16 forward written out layer by layer from the state dict.
+    x = F.interpolate(images.float() / 255, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
+    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    for index in [0, 2, "M", 5, 7, "M", 10, 12, 14, "M", 17, 19, 21, "M", 24, 26, 28, "M"]:
+        if index == "M":
+            x = F.max_pool2d(x, 2)
+        else:
+            x = F.relu(F.conv2d(x, state[f"features.{index}.weight"], state[f"features.{index}.bias"], padding=1))
+    assert x.shape[-2:] == (7, 7)
+    x = F.relu(F.linear(x.flatten(1), state["classifier.0.weight"], state["classifier.0.bias"]))
+    expected = F.relu(F.linear(x, state["classifier.3.weight"], state["classifier.3.bias"]))
+    torch.testing.assert_close(model.features_of(images), expected, rtol=1e-4, atol=1e-5)
+    # The loader names the file it needs, and refuses a file of another layout.
+    with pytest.raises(SpatialGANError, match="vgg16-397923af.pth"):
+        load_vgg16(None)
+    torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "vgg16-397923af.pth")
+    with pytest.raises(SpatialGANError, match="is not"):
+        load_vgg16(tmp_path / "vgg16-397923af.pth")
+    with pytest.raises(SpatialGANError, match="VGG-16 state dict"):
+        load_vgg16(tmp_path / "vgg16-397923af.pth", verify=False)

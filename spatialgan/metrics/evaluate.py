@@ -39,8 +39,9 @@ class EvalOptions:
     seed: int = option(0, "seed of the latents, noise and metric draws", low=0)
     batch: int = option(64, "images per batch", low=1, high=1 << 16)
     truncation_psi: float = option(1.0, "truncation psi of the generated samples", low=-1, high=2)
-    features: str = option("inception", "features for fid/kid/pr (resnet20: a CIFAR-10 proxy for 32x32 data)",
-                           choices=("inception", "resnet20"))
+    features: str = option("inception", "features for fid/kid/pr (vgg16: fc2, the features precision/recall's "
+                           "authors use; resnet20: a CIFAR-10 proxy for 32x32 data)",
+                           choices=("inception", "vgg16", "resnet20"))
     feature_weights: str | None = option(None, "weights file of the feature extractor", cli=False)
     cache_dir: str | None = option(None, "real-feature cache (default ~/.cache/spatialgan; empty: no cache)")
     ppl_sampling: str = option("end", "PPL path sampling", choices=("end", "full"), cli=False)
@@ -318,7 +319,8 @@ def options_from_args(args, given: dict) -> tuple[EvalOptions, list[str]]:
     if args.out and not Path(args.out).resolve().parent.is_dir():
         raise SpatialGANError(f"--out {args.out}: the folder does not exist")
     options = EvalOptions(**given)
-    options.feature_weights = args.inception_weights if options.features == "inception" else args.resnet20_weights
+    options.feature_weights = {"inception": args.inception_weights, "vgg16": args.vgg16_weights,
+                               "resnet20": args.resnet20_weights}[options.features]
     if args.no_cache:
         options.cache_dir = ""
     return options, names

@@ -1,4 +1,5 @@
-"""Feature extractors for FID, KID and precision/recall: the FID Inception, or the CIFAR-10 ResNet-20 proxy."""
+"""Feature extractors for FID, KID and precision/recall: the FID Inception, VGG-16 fc2 (precision/recall's own), or
+the CIFAR-10 ResNet-20 proxy."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ class FeatureExtractor:
         return torch.cat(out)
 
 
-EXTRACTORS = ("inception", "resnet20")
+EXTRACTORS = ("inception", "resnet20", "vgg16")
 
 
 def build_extractor(name: str, weights=None, device="cpu", verify: bool = True) -> FeatureExtractor:
@@ -49,4 +50,8 @@ def build_extractor(name: str, weights=None, device="cpu", verify: bool = True) 
         protocol = ("CIFAR-10 ResNet-20 (akamaster), 64-d global-average-pooled features of layer3, inputs at "
                     "their own resolution, normalised with ImageNet mean/std")
         return FeatureExtractor("resnet20-cifar10", load_resnet20(weights, verify).to(device), 64, True, protocol, 256)
+    if name == "vgg16":
+        from spatialgan.metrics.vgg16 import PROTOCOL, load_vgg16
+
+        return FeatureExtractor("vgg16-fc2", load_vgg16(weights, verify).to(device), 4096, False, PROTOCOL, 32)
     raise SpatialGANError(f"unknown feature extractor {name!r}; available: {', '.join(EXTRACTORS)}")

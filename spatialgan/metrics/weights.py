@@ -55,7 +55,11 @@ def load_module_weights(module: torch.nn.Module, path, env_var: str, filename: s
     any other missing or unexpected key is an error naming the file. Returns the module in eval mode."""
     path = locate_weights(path, env_var, filename, hint)
     state = load_verified_state(path, sha256_prefix, filename, hint, verify)
-    missing, unexpected = module.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as exc:                      # a tensor of another shape
+        reason = str(exc).strip().splitlines()[-1].strip()
+        raise SpatialGANError(f"{path} is not {what} ({reason})") from None
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
         raise SpatialGANError(f"{path} is not {what} (missing {missing[:3]}, unexpected {unexpected[:3]})")
