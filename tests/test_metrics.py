@@ -589,11 +589,11 @@ def test_spectral_distance_sees_missing_high_frequencies():
 
 
 def test_evaluate_at_scales_renders_each_size_against_reals_of_that_size(tmp_path, capsys):
-    from conftest import write_image_folder
-
     from spatialgan.api import load
     from spatialgan.cli import main
     from spatialgan.metrics.evaluate import EvalOptions, evaluate
+
+    from conftest import write_image_folder
 
     model = load("cips")                                   # 32 px, renders at any size
     sizes = []
@@ -638,7 +638,8 @@ def test_vgg16_fc2_features_against_a_direct_forward_and_file_checks(tmp_path):
     images = torch.randint(0, 256, (2, 3, 40, 40), dtype=torch.uint8)
     # Direct: torchvision's VGG-16 forward written out layer by layer from the state dict.
     x = F.interpolate(images.float() / 255, size=(224, 224), mode="bilinear", align_corners=False, antialias=True)
-    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    x = (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
     for index in [0, 2, "M", 5, 7, "M", 10, 12, 14, "M", 17, 19, 21, "M", 24, 26, 28, "M"]:
         if index == "M":
             x = F.max_pool2d(x, 2)

@@ -333,9 +333,9 @@ def test_the_training_step_shows_d_both_mixed_renders(tmp_path):
 
 
 def test_paper_regime_loads_reals_dense_enough_and_never_upsamples(tmp_path):
-    from conftest import write_image_folder
-
     from spatialgan.data.dataset import ImageDataset
+
+    from conftest import write_image_folder
 
     hooks = hooks_for()
     assert hooks.real_resolution() == 80 and not hooks.allow_upscaled_reals()      # ceil(48 / 0.6)

@@ -1,7 +1,16 @@
 """ScaleParty (arbitrary-scale synthesis): scale-consistent encodings, a pad-free generator, any region at any scale."""
 
 from spatialgan.core.discriminator import build_discriminator
-from spatialgan.models.interface import ADA_RECIPE, ANY_REGION, ANY_SCALE, GRID_NOISE, PROJECT, WARP, WS_INPUT, ModelSpec
+from spatialgan.models.interface import (
+    ADA_RECIPE,
+    ANY_REGION,
+    ANY_SCALE,
+    GRID_NOISE,
+    PROJECT,
+    WARP,
+    WS_INPUT,
+    ModelSpec,
+)
 from spatialgan.models.scaleparty.adapter import ScalePartyAdapter
 from spatialgan.models.scaleparty.generator import ScalePartyGenerator
 from spatialgan.models.scaleparty.hooks import ScalePartyHooks
