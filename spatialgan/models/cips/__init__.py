@@ -6,7 +6,6 @@ from spatialgan.models.cips.generator import CIPSGenerator
 from spatialgan.models.cips.hooks import CIPSHooks
 from spatialgan.models.cips.options import CIPSOptions
 from spatialgan.models.interface import ADA_RECIPE, ANY_REGION, ANY_SCALE, FOVEATE, PANORAMA, ModelSpec
-from spatialgan.models.stylegan2 import PAPER_RECIPE as STYLEGAN2_PAPER
 
 
 def build_generator(cfg) -> CIPSGenerator:
@@ -22,9 +21,9 @@ def build_discriminator(cfg) -> Discriminator:
                          channel_base=cfg.channel_base, channel_max=cfg.width, downsample=cfg.downsample)
 
 
-# The official CIPS code: R1 weight 10, lr 0.002, no path length, no style mixing, coordinates into D.
-PAPER_RECIPE = {**STYLEGAN2_PAPER, "gamma": 10.0, "pl_weight": 0.0, "style_mixing": 0.0,
-                "cips_discriminator_coords": True}
+# The official CIPS code: R1 weight 10, lr 0.002, no path length, no style mixing, coordinates into D
+# (no upsampling layers, so --upsample does not apply).
+PAPER_RECIPE = {"gamma": 10.0, "lr": 0.002, "pl_weight": 0.0, "style_mixing": 0.0, "cips_discriminator_coords": True}
 
 SPEC = ModelSpec(
     name="cips", summary="CIPS (Anokhin et al. 2021): pixels from coordinates; any size, patches, panoramas",

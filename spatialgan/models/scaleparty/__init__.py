@@ -24,7 +24,8 @@ def build_generator(cfg) -> ScalePartyGenerator:
 
 
 # The paper's FFHQ recipe (on mmgeneration's StyleGAN2): R1 weight 10, lr 0.002; r_small = R, r_large = 1.5 R.
-PAPER_RECIPE = {**STYLEGAN2_PAPER, "scale_regime": "paper"}
+# Its generator has its own upsampling, so --upsample does not apply (left at the engine's value).
+PAPER_RECIPE = {**{k: v for k, v in STYLEGAN2_PAPER.items() if k != "upsample"}, "scale_regime": "paper"}
 
 SPEC = ModelSpec(
     name="scaleparty", summary="arbitrary-scale synthesis (Ntavelis et al. 2022): any region at any scale",
