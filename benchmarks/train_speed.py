@@ -39,7 +39,8 @@ def measure(model: str, args) -> dict:
     device = resolve_device(args.device)
     cfg = TrainConfig(model=model, resolution=args.resolution, width=args.width, batch=args.batch,
                       channel_base=args.channel_base, z_dim=args.z_dim, w_dim=args.z_dim, device=str(device),
-                      amp=args.amp, channels_last=args.channels_last, outdir="/dev/null")
+                      amp=args.amp, channels_last=args.channels_last, outdir="/dev/null", recipe=args.recipe,
+                      **({"spatial_encoder": args.spatial_encoder} if model == "ssn" else {}))
     torch.manual_seed(0)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
@@ -84,6 +85,8 @@ def main() -> None:
     p.add_argument("--channels-last", type=int, choices=[0, 1], default=None,
                    help="force NHWC (1) or NCHW (0); default: the trainer's (NHWC on CPU, NCHW on CUDA)")
     p.add_argument("--z-dim", type=int, default=512)
+    p.add_argument("--recipe", default="paper", help="training recipe of every model")
+    p.add_argument("--spatial-encoder", default="learned", help="SSN's spatial encoder")
     p.add_argument("--device", default="cpu")
     p.add_argument("--amp", action="store_true")
     p.add_argument("--warmup", type=int, default=4)

@@ -27,9 +27,9 @@ DEMO_PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", 
 # bilinear); the papers' recipes (the default) are for full runs, and ScaleParty's needs reals at 2.5x the size.
 DEMO_CONFIG = dict(model="stylegan2", resolution=32, batch=32, kimg=36.0, width=64, z_dim=128, w_dim=128,
                    mapping_layers=4, tick_kimg=1.0, snap_kimg=6.0, grid=64, device="cpu", recipe="ada")
-# SSN, the paper's way: initialised from the StyleGAN2 run, then fine-tuned with the distortion regularizer.
-# lambda_D = 1: at this size lambda_D >= 10 makes the model ignore its latent blocks (benchmarks/RESULTS.md).
-DEMO_SSN = dict(model="ssn", kimg=6.0, snap_kimg=6.0, latent_rows=4, latent_cols=4, lambda_distortion=1.0)
+# SSN, the paper's way: initialised from the StyleGAN2 run, then fine-tuned with the distortion regularizer at its
+# default (lambda_D = 100 on the metric's scale, learned encoder: the sweep in benchmarks/RESULTS.md).
+DEMO_SSN = dict(model="ssn", kimg=6.0, snap_kimg=6.0, latent_rows=4, latent_cols=4)
 # CIPS with cylindrical coordinates (360 degrees = 4 frame widths), trained on the same crops as frames.
 DEMO_CIPS = dict(model="cips", kimg=8.0, snap_kimg=8.0, cips_layers=8, panorama_frames=4.0, style_mixing=0.0)
 # ScaleParty with multi-scale partial training (16 and 24 pixel renders of 60-100% regions) and CutMix/ChannelMix.

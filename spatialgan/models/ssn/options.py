@@ -15,7 +15,7 @@ class SSNOptions:
     spatial_encoder: str = option("learned", "SSN: how block styles reach each layer's pixels (learned footprint, "
                                   "bilinear, nearest; see models/ssn/encoder.py)", choices=ENCODERS,
                                   legacy="bilinear")
-    lambda_distortion: float = option(10.0, "SSN: weight of R_D; with --distortion-reduction mean, R_D is the "
+    lambda_distortion: float = option(100.0, "SSN: weight of R_D; with --distortion-reduction mean, R_D is the "
                                       "mean over the other blocks of their MSE, the scale of the distortion metric",
                                       low=0)
     distortion_reduction: str = option("mean", "SSN: R_D over the other blocks: mean (the metric's scale) or sum "
