@@ -316,16 +316,24 @@ def test_training_logs_metrics_at_snapshots(tmp_path):
 
 
 # ------------------------------------------------------------------ LPIPS (for PPL)
-def _lpips_files(folder):
-    """Random weights in torchvision's VGG16 and the lpips package's layouts."""
+def _vgg_conv_state(g) -> dict:
+    """Random weights for torchvision's VGG16 `features` convs (He-scaled, small biases)."""
     from spatialgan.metrics.lpips import VGG_STAGES
 
-    g = torch.Generator().manual_seed(0)
     vgg = {}
     for stage in VGG_STAGES:
         for i, cin, cout in stage:
             vgg[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
             vgg[f"features.{i}.bias"] = torch.randn(cout, generator=g) * 0.1
+    return vgg
+
+
+def _lpips_files(folder):
+    """Random weights in torchvision's VGG16 and the lpips package's layouts."""
+    from spatialgan.metrics.lpips import VGG_STAGES
+
+    g = torch.Generator().manual_seed(0)
+    vgg = _vgg_conv_state(g)
     vgg["classifier.0.weight"] = torch.zeros(4, 4)     # present in the real file, unused
     lin = {f"lin{k}.model.1.weight": torch.rand(1, stage[-1][2], 1, 1, generator=g)
            for k, stage in enumerate(VGG_STAGES)}
@@ -621,15 +629,10 @@ def test_evaluate_at_scales_renders_each_size_against_reals_of_that_size(tmp_pat
 def test_vgg16_fc2_features_against_a_direct_forward_and_file_checks(tmp_path):
     import torch.nn.functional as F
 
-    from spatialgan.metrics.lpips import VGG_STAGES
     from spatialgan.metrics.vgg16 import VGG16Features, load_vgg16
 
     g = torch.Generator().manual_seed(0)
-    state = {}
-    for stage in VGG_STAGES:
-        for i, cin, cout in stage:
-            state[f"features.{i}.weight"] = torch.randn(cout, cin, 3, 3, generator=g) * (2 / (9 * cin)) ** 0.5
-            state[f"features.{i}.bias"] = torch.randn(cout, generator=g) * 0.1
+    state = _vgg_conv_state(g)
     for name, (fan_in, fan_out) in {"0": (25088, 8), "3": (8, 8), "6": (8, 1000)}.items():
         state[f"classifier.{name}.weight"] = torch.randn(fan_out, fan_in, generator=g) / fan_in ** 0.5
         state[f"classifier.{name}.bias"] = torch.randn(fan_out, generator=g) * 0.1
