@@ -23,20 +23,24 @@ def ssim(a: torch.Tensor, b: torch.Tensor, data_range: float = 2.0) -> torch.Ten
     if min(a.shape[-2:]) < 2 * RADIUS + 1:
         raise ValueError(f"ssim needs images of at least {2 * RADIUS + 1} pixels per side")
     a, b = a.double(), b.double()
+    luminance, contrast = _local_terms(a, b, gaussian_window().to(a.device), data_range)
+    return (luminance * contrast).mean(dim=(1, 2, 3))
+
+
+def _local_terms(a: torch.Tensor, b: torch.Tensor, g: torch.Tensor, data_range: float
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+    """SSIM's local luminance and contrast-structure maps under the separable window g ('valid' positions only)."""
     c = a.shape[1]
-    g = gaussian_window().to(a.device)
     kernel_h, kernel_w = g.view(1, 1, -1, 1).expand(c, 1, -1, 1), g.view(1, 1, 1, -1).expand(c, 1, 1, -1)
 
     def blur(x):
         return F.conv2d(F.conv2d(x, kernel_h, groups=c), kernel_w, groups=c)
 
     mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a ** 2
-    var_b = blur(b * b) - mu_b ** 2
+    var_a, var_b = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2
     cov = blur(a * b) - mu_a * mu_b
     c1, c2 = (K1 * data_range) ** 2, (K2 * data_range) ** 2
-    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a ** 2 + mu_b ** 2 + c1) * (var_a + var_b + c2))
-    return s.mean(dim=(1, 2, 3))
+    return (2 * mu_a * mu_b + c1) / (mu_a ** 2 + mu_b ** 2 + c1), (2 * cov + c2) / (var_a + var_b + c2)
 
 
 MS_SSIM_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)     # Wang, Simoncelli and Bovik 2003
@@ -55,19 +59,8 @@ def _shrinking_gaussian(size: int, filter_size: int = 11, sigma: float = SIGMA) 
 def ssim_and_contrast(a: torch.Tensor, b: torch.Tensor, max_val: float = 255.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-image (SSIM, contrast-structure term) of one MS-SSIM level: 'valid' Gaussian window, means over the
     positions and channels."""
-    c = a.shape[1]
     g = _shrinking_gaussian(min(a.shape[-2:])).to(a.device)
-    kh, kw = g.view(1, 1, -1, 1).expand(c, 1, -1, 1), g.view(1, 1, 1, -1).expand(c, 1, 1, -1)
-
-    def blur(x):
-        return F.conv2d(F.conv2d(x, kh, groups=c), kw, groups=c)
-
-    mu_a, mu_b = blur(a), blur(b)
-    var_a, var_b = blur(a * a) - mu_a ** 2, blur(b * b) - mu_b ** 2
-    cov = blur(a * b) - mu_a * mu_b
-    c1, c2 = (K1 * max_val) ** 2, (K2 * max_val) ** 2
-    contrast = (2 * cov + c2) / (var_a + var_b + c2)
-    luminance = (2 * mu_a * mu_b + c1) / (mu_a ** 2 + mu_b ** 2 + c1)
+    luminance, contrast = _local_terms(a, b, g, max_val)
     return (luminance * contrast).mean(dim=(1, 2, 3)), contrast.mean(dim=(1, 2, 3))
 
 

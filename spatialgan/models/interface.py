@@ -56,8 +56,7 @@ class ModelSpec:
         return capability in self.capabilities
 
 
-# The engine-wide options a recipe sets, and StyleGAN2-ADA's values for them (R1 weight: 0.0002 res^2 / batch).
-RECIPE_OPTIONS = ("gamma", "lr", "pl_weight", "style_mixing", "upsample")
+# StyleGAN2-ADA's values for the engine-wide options a recipe sets (R1 weight None: 0.0002 res^2 / batch).
 ADA_RECIPE = {"gamma": None, "lr": 0.0025, "pl_weight": 2.0, "style_mixing": 0.9, "upsample": "bilinear"}
 
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spatialgan.core.layers.modulated import ModulatedConv2d
 from spatialgan.models.ssn.blocks import block_bounds, block_mask
 
 ENCODERS = ("learned", "bilinear", "nearest")
@@ -113,7 +114,7 @@ def generator_leakage(G) -> list[dict]:
     grid = (G.latent_rows, G.latent_cols)
     rows = []
     for name, module in G.synthesis.named_modules():
-        if hasattr(module, "affine") and hasattr(module, "spatial_encoder"):
+        if isinstance(module, ModulatedConv2d):
             resolution = int(name.split(".")[1]) if name.startswith("blocks.") else 0
             size = 2 ** (2 + resolution)
             rows.append({"layer": name, "size": size, "leakage": leakage(encoder_of(module), grid, (size, size))})
