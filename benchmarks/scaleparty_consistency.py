@@ -8,8 +8,10 @@ between the scales, its ablation), and optionally `cutmix`/`channelmix` alone (i
     variant (single-scale SSIM after antialiased downsampling, 1x/2x/4x);
   - quality of the full frame at R against crops of held-back photos: SWD x1e3 and the KID proxy x1e3 (CIFAR-10
     ResNet-20), with diversity beside them (a blurry or collapsed model is trivially self-consistent);
-  - with --noise-table, official SelfSSIM of each run under every noise policy (the paper's Table 3).
-Results go to a JSON file; finished runs are reused on a rerun.
+  - with --noise-table, official SelfSSIM of each run under every noise policy (the paper's Table 3);
+  - with --scales, SWD and the KID proxy of the full frame rendered at each multiple of R against held-back crops
+    loaded at that size (the direction of its Fig. 3; the held-back zip must hold max(scales) R px).
+Results go to a JSON file; finished runs are reused on a rerun (and measured at --scales if they were not yet).
 
     spatialgan dataset --source photos-scenes --dest photos80.zip --resolution 80 --crops 10000 \\
         --crop-size 0.25,0.9 --hold-out 0.15 --hold-out-crops 2000 --seed 0
@@ -27,9 +29,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from spatialgan import SpatialGANError, api  # noqa: E402
 from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint  # noqa: E402
 from spatialgan.config import TrainConfig  # noqa: E402
-from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
+from spatialgan.metrics.evaluate import EvalOptions, evaluate, parse_scales  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -68,6 +71,24 @@ def measure(args, trainer) -> dict:
     return out
 
 
+def measure_scales(args, adapter) -> dict:
+    options = EvalOptions(num=args.num, features="resnet20", feature_weights=args.resnet20_weights, cache_dir="",
+                          scales=args.scales)
+    names = ["swd"] + (["kid"] if Path(args.resnet20_weights).is_file() else [])
+    return {f"{r['metric']}@{r['scale']:g}": r["value"] for r in evaluate(adapter, names, args.heldout, options)}
+
+
+def scales_table(rows: list[dict], scales: tuple) -> str:
+    head = " | ".join(f"{k:g} R" for k in scales)
+    lines = [f"| objective | metric | {head} |", "|---|---|" + "---|" * len(scales)]
+    for r in rows:
+        for metric, factor in (("swd", 1.0), ("kid", 1e3)):
+            if f"{metric}@{scales[0]:g}" in r:
+                cells = " | ".join(f"{r[f'{metric}@{k:g}'] * factor:.1f}" for k in scales)
+                lines.append(f"| {r['variant']} | {metric.upper()} x1e3 | {cells} |")
+    return "\n".join(lines)
+
+
 def table(rows: list[dict], noise_table: bool) -> str:
     lines = ["| objective | SelfSSIM (official) | SelfSSIM (first variant) | SWD x1e3 | KID x1e3 | diversity | "
              "train img/s |", "|---|---|---|---|---|---|---|"]
@@ -83,6 +104,13 @@ def table(rows: list[dict], noise_table: bool) -> str:
     return "\n".join(lines)
 
 
+def scales_arg(text: str) -> tuple:
+    try:
+        return parse_scales(text)
+    except SpatialGANError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--init-from", default=None, help="a trained ScaleParty run folder (G and D) to start from")
@@ -94,6 +122,7 @@ def main() -> None:
     p.add_argument("--num", type=int, default=2000, help="samples for SWD, KID and diversity")
     p.add_argument("--selfssim-num", type=int, default=256, help="latents for SelfSSIM")
     p.add_argument("--noise-table", action="store_true")
+    p.add_argument("--scales", type=scales_arg, default=None, help="also SWD/KID at these multiples of R")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--outdir", default="runs/scaleparty-consistency")
@@ -111,10 +140,17 @@ def main() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(rows, indent=1))
         print(json.dumps(rows[-1]), flush=True)
-    rows = [r for r in rows if r["kimg"] == args.kimg]
+    done = [r for r in rows if r["kimg"] == args.kimg]
+    for r in done:
+        if args.scales and any(f"swd@{k:g}" not in r for k in args.scales):
+            # The dicts in `done` are those of `rows`, so the file gains the new figures in place.
+            r.update(measure_scales(args, api.load(Path(args.outdir) / r["variant"]).adapter))
+            path.write_text(json.dumps(rows, indent=1))
     start = f"from {args.init_from}, " if args.init_from else ""
     print(f"\n# ScaleParty fine-tuned {start}{args.kimg:g} kimg per objective\n")
-    print(table(rows, args.noise_table and all("selfssim_grid" in r for r in rows)))
+    print(table(done, args.noise_table and all("selfssim_grid" in r for r in done)))
+    if args.scales:
+        print("\n" + scales_table(done, args.scales))
 
 
 if __name__ == "__main__":
