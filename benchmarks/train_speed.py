@@ -2,6 +2,7 @@
 
 Example (the figures in RESULTS.md):
     python benchmarks/train_speed.py --models stylegan2 --resolution 32 --width 64 --batch 32
+    python benchmarks/train_speed.py --augments none,ada,fixed:0.5,fixed:1,diffaug     # augmentation's cost
 Training img/s counts full iterations (G, D, lazy R1 every 16 and path length every 4), so windows are whole
 multiples of 16 steps; the median over windows is reported.
 """
@@ -35,9 +36,11 @@ def peak_memory_mb(device: torch.device) -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux; whole-process peak
 
 
-def measure(model: str, args) -> dict:
+def measure(model: str, args, augment: str = "ada") -> dict:
     device = resolve_device(args.device)
-    cfg = TrainConfig(model=model, resolution=args.resolution, width=args.width, batch=args.batch,
+    mode, _, p = augment.partition(":")
+    cfg = TrainConfig(model=model, augment=mode, augment_p=float(p or 0), resolution=args.resolution,
+                      width=args.width, batch=args.batch,
                       channel_base=args.channel_base, z_dim=args.z_dim, w_dim=args.z_dim, device=str(device),
                       amp=args.amp, channels_last=args.channels_last, outdir="/dev/null", recipe=args.recipe,
                       **({"spatial_encoder": args.spatial_encoder} if model == "ssn" else {}))
@@ -70,7 +73,8 @@ def measure(model: str, args) -> dict:
             if i:  # first round is warm-up
                 gen_rates.append(args.gen_batches * args.batch / (time.perf_counter() - start))
     n_params = sum(p.numel() for p in trainer.G.parameters())
-    return {"model": model, "train": statistics.median(train_rates), "train_all": train_rates,
+    name = model if augment == "ada" else f"{model} ({augment})"
+    return {"model": name, "train": statistics.median(train_rates), "train_all": train_rates,
             "gen": statistics.median(gen_rates), "mem": peak_memory_mb(device), "params": n_params,
             "layout": "NHWC" if cfg.channels_last else "NCHW"}
 
@@ -93,6 +97,9 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--window-cycles", type=int, default=1, help="timed window = 16 * this many steps")
     p.add_argument("--gen-batches", type=int, default=5)
+    p.add_argument("--augments", default="ada", help="comma list of augment settings to time each model with: "
+                   "none, ada (p as a run starts: 0), fixed:P (the pipeline at P, what ada costs once p is P), "
+                   "diffaug; ratios are to the first")
     args = p.parse_args()
     models = ["stylegan2"] + [m for m in args.models.split(",") if m and m != "stylegan2"]
     device = resolve_device(args.device)
@@ -105,8 +112,8 @@ def main() -> None:
           "train ratio to StyleGAN2 |")
     print("|---|---|---|---|---|---|---|---|")
     base = None
-    for model in models:
-        r = measure(model, args)
+    for model, augment in [(m, a) for m in models for a in args.augments.split(",")]:
+        r = measure(model, args, augment)
         base = base or r["train"]
         windows = ", ".join(f"{x:.1f}" for x in r["train_all"])
         print(f"| {model} | {r['layout']} | {r['params'] / 1e6:.2f}M | {r['train']:.1f} | {windows} | {r['gen']:.0f} | "

@@ -18,6 +18,8 @@ from spatialgan.registry import MODELS, get_model
 
 DEVICE_PATTERN = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 ARCH, OPTIM, DATA, RUN, METRICS = "architecture", "optimisation", "data", "run", "evaluation at snapshots"
+AUGMENT = "discriminator augmentation"
+AUGMENT_MODES = ("none", "ada", "fixed", "diffaug")
 
 
 RECIPES = ("paper", "ada")
@@ -53,8 +55,19 @@ class CoreOptions:
                                   f"transfer){recipe_help('upsample')}", choices=("bilinear", "fir"), group=ARCH)
     downsample: str = option("fir", "discriminator downsampling", choices=("fir", "avg"), group=ARCH)
     recipe: str = option("paper", "training defaults: paper (each model's paper and official code) or ada "
-                         "(StyleGAN2-ADA's heuristic R1 weight, lr 0.0025, bilinear); the flags marked 'from --recipe' "
+                         "(StyleGAN2-ADA's optimiser values only: heuristic R1 weight, lr 0.0025, bilinear; "
+                         "augmentation is --augment, on with either recipe); the flags marked 'from --recipe' "
                          "override single values", choices=RECIPES, group=OPTIM, legacy="ada")
+    augment: str = option("ada", "what D's inputs go through: ada (StyleGAN2-ADA's bgc pipeline, p adapted to D's "
+                          "overfitting; p stays 0 while D does not overfit), fixed (bgc at --augment-p), diffaug "
+                          "(DiffAugment: colour, translation, cutout) or none (the papers' own training)",
+                          choices=AUGMENT_MODES, group=AUGMENT, legacy="none")
+    augment_p: float = option(0.0, "augmentation probability: ada's start, fixed's value", low=0, high=1,
+                              group=AUGMENT)
+    ada_target: float = option(0.6, "ada: target of r_t = E[sign(D(real))]; p rises while r_t is above it", low=0,
+                               high=1, group=AUGMENT)
+    ada_kimg: float = option(500.0, "ada: kimg for p to move from 0 to 1 at steady overfitting", low=1e-3,
+                             group=AUGMENT)
     lr: float | None = option(None, f"Adam learning rate (G and D){recipe_help('lr')}", low=0, high=1,
                               group=OPTIM)
     beta1: float = option(0.0, "Adam beta1", low=0, high=0.999999, group=OPTIM)

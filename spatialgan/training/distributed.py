@@ -131,9 +131,14 @@ def barrier(ctx: DistributedContext) -> None:
 
 def parameters_in_sync(module: torch.nn.Module, ctx: DistributedContext) -> bool:
     """Whether every rank holds bitwise the same parameters and buffers (compares rank 0's with each rank's)."""
+    return tensors_in_sync(module.state_dict().values(), ctx)
+
+
+def tensors_in_sync(tensors, ctx: DistributedContext) -> bool:
+    """Whether every rank holds bitwise the same values in these tensors."""
     if not ctx.enabled:
         return True
-    flat = torch.cat([t.detach().float().reshape(-1) for t in module.state_dict().values()])
+    flat = torch.cat([t.detach().double().reshape(-1) for t in tensors])
     reference = flat.clone()
     dist.broadcast(reference, 0)
     same = torch.tensor([float(torch.equal(flat, reference))], device=flat.device)

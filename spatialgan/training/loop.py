@@ -27,6 +27,7 @@ from spatialgan.imageutils import from_uint8, save_grid
 from spatialgan.registry import get_model, make_adapter
 from spatialgan.runtime import keep_freed_memory, resolve_device
 from spatialgan.training import runfolder
+from spatialgan.training.augment import Augmenter
 from spatialgan.training.distributed import (
     SINGLE,
     DistributedContext,
@@ -39,6 +40,7 @@ from spatialgan.training.distributed import (
     mean_over_ranks,
     parameters_in_sync,
     reduce_stats,
+    tensors_in_sync,
 )
 from spatialgan.training.ema import ema_beta, update_ema
 from spatialgan.training.stats import StatCollector, StatsLogger
@@ -100,6 +102,7 @@ class Trainer:
         self.tick_start_nimg = 0
         self.last_snap_nimg = 0
         self.stats = StatCollector()
+        self.augment = Augmenter(config)         # every image D sees goes through it (reals, fakes, R1's reals)
         self.amp = bool(config.amp and self.device.type == "cuda")
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True      # fixed shapes per phase: let cuDNN pick its fastest kernels
@@ -138,7 +141,7 @@ class Trainer:
         request = hooks.sample_request(batch, self.device)
         with self._autocast():
             fakes, ws = hooks.generate(self.G_fast, request, update_w_avg=True)
-            fake_logits = self._discriminate(hooks.discriminator_input(fakes, request))
+            fake_logits = self._discriminate(self.augment(hooks.discriminator_input(fakes, request)))
         loss = generator_loss(fake_logits.float())
         self.stats.add("Loss/G/loss", loss)
         for name, value in hooks.generator_regularizers(G, self.D, request, fakes, ws, self.step).items():
@@ -167,10 +170,11 @@ class Trainer:
         reals = hooks.prepare_reals(reals, request)
         with torch.no_grad(), self._autocast():
             fakes, _ = hooks.generate(self.G_fast, request, update_w_avg=False)
-            fakes = hooks.discriminator_input(fakes, request)
+            fakes = self.augment(hooks.discriminator_input(fakes, request))
         with self._autocast():
             fake_logits = self._discriminate(fakes)
-            real_logits = self.D_fast(reals)
+            real_logits = self.D_fast(self.augment(reals))
+        self.augment.observe_reals(real_logits)
         loss = discriminator_loss(real_logits.float(), fake_logits.float())
         self.stats.add("Loss/D/loss", loss)
         self.stats.add("Loss/scores/fake", fake_logits)
@@ -179,18 +183,23 @@ class Trainer:
         loss.backward()
         self._step_optimizer(self.opt_D, D)
 
-        # Lazy R1 on the same reals.
+        # Lazy R1 on the same reals, augmented afresh as in ADA: the gradient is taken through the augmentation.
         if cfg.gamma > 0 and self.step % cfg.r1_interval == 0:
             reals_r1 = reals.detach().requires_grad_(True)
-            penalty = r1_penalty(reals_r1, D(reals_r1))
+            penalty = r1_penalty(reals_r1, D(self.augment(reals_r1)))
             self.stats.add("Loss/r1_penalty", penalty.mean())
             self.opt_D.zero_grad(set_to_none=True)
             (penalty.mean() * (cfg.gamma / 2) * cfg.r1_interval).backward()
             self._step_optimizer(self.opt_D, D)
 
         self.cur_nimg += batch * self.dist.world
+        if self.augment.controller is not None:
+            self.augment.controller.update(self.step, batch * self.dist.world, self._sum_over_ranks)
         self.step += 1
         update_ema(self.G_ema, G, ema_beta(batch * self.dist.world, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
+
+    def _sum_over_ranks(self, totals: torch.Tensor) -> torch.Tensor:
+        return mean_over_ranks(totals.to(self.device), self.dist).cpu() * self.dist.world
 
     def _discriminate(self, images) -> torch.Tensor:
         if isinstance(images, (list, tuple)):               # batches of different sizes (ScaleParty's pairs)
@@ -217,7 +226,7 @@ class Trainer:
                          "tick_start_nimg": self.tick_start_nimg, "last_snap_nimg": self.last_snap_nimg},
             "G": self.G.state_dict(), "G_ema": self.G_ema.state_dict(), "D": self.D.state_dict(),
             "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-            "pl_mean": self.pl_mean, "rng": rng, "run_id": self.run_id,
+            "pl_mean": self.pl_mean, "rng": rng, "run_id": self.run_id, "augment": self.augment.state_dict(),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -233,6 +242,7 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as exc:
             raise SpatialGANError(f"checkpoint does not match the model configuration: {exc}") from None
         self.run_id = state.get("run_id")
+        self.augment.load_state_dict(state.get("augment") or {})    # older checkpoints: p starts at --augment-p
         self.pl_mean = state["pl_mean"].to(self.device)
         for k, v in state["progress"].items():
             setattr(self, k, int(v))
@@ -322,7 +332,8 @@ class Trainer:
                     record = self._end_tick(logger, tick_start_time)
                     bar.set_postfix({"img/s": f"{record['timing/img_per_sec']:.1f}",
                                      "G": f"{record.get('Loss/G/loss', float('nan')):.3f}",
-                                     "D": f"{record.get('Loss/D/loss', float('nan')):.3f}"})
+                                     "D": f"{record.get('Loss/D/loss', float('nan')):.3f}",
+                                     "p": f"{record['Augment/p']:.3f}"})
                     if done or self.cur_nimg >= self.last_snap_nimg + cfg.snap_kimg * 1000:
                         self.last_snap_nimg = self.cur_nimg
                         self._snapshot_and_evaluate(logger, dataset)
@@ -344,6 +355,8 @@ class Trainer:
         same weights (a replica that drifted would otherwise be saved silently)."""
         if not parameters_in_sync(self.G, self.dist) or not parameters_in_sync(self.D, self.dist):
             raise SpatialGANError("distributed replicas hold different weights; refusing to save this snapshot")
+        if not tensors_in_sync([torch.tensor([self.augment.p], device=self.device)], self.dist):
+            raise SpatialGANError("distributed ranks hold different augmentation probabilities; refusing to save")
         rng = torch.get_rng_state()     # rank-0-only work must not move rank 0's RNG away from the others'
         if self.dist.is_main:
             self.save_snapshot()
@@ -383,6 +396,9 @@ class Trainer:
         record = {"tick": self.tick, "nimg": self.cur_nimg, "kimg": self.cur_nimg / 1000}
         record.update(reduce_stats(self.stats.means(), self.dist))
         record["pl_mean"] = float(self.pl_mean)
+        record["Augment/p"] = self.augment.p
+        if self.augment.controller is not None and self.augment.controller.last_rt is not None:
+            record["Augment/rt"] = self.augment.controller.last_rt
         record["timing/sec_per_tick"] = elapsed
         record["timing/img_per_sec"] = (self.cur_nimg - self.tick_start_nimg) / elapsed
         if self.device.type == "cuda":
