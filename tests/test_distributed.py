@@ -32,6 +32,11 @@ def losses(run_dir) -> list[dict]:
             if "tick" in r]
 
 
+def augment_p(run_dir) -> list[float]:
+    rows = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    return [r["Augment/p"] for r in rows if "tick" in r]
+
+
 def assert_same_losses(a: list[dict], b: list[dict], rel: float = 1e-4) -> None:
     assert len(a) == len(b) and a
     for ra, rb in zip(a, b):
@@ -72,7 +77,9 @@ def test_sharded_sampler_splits_each_global_batch_by_stride():
 @pytest.mark.slow
 def test_two_processes_match_one_process_and_resume(tmp_path):
     data = write_image_folder(tmp_path / "data", count=32, size=10)
-    common = ["--data", str(data), *TINY]
+    # ADA from p = 0.5 with target 0: p moves on every adjustment, by the sign of the all-reduced statistic.
+    augment = ["--augment", "ada", "--augment-p", "0.5", "--ada-target", "0", "--ada-kimg", "0.1"]
+    common = ["--data", str(data), *TINY, *augment]
     metrics = ["--metrics", "swd", "--metrics-num", "40"]       # generated on both ranks, gathered on rank 0
     two = train(2, "--outdir", str(tmp_path / "two"), "--kimg", "0.064", "--snap-kimg", "0.032", *metrics, *common)
     # Each snapshot first checks that both ranks hold bitwise the same weights, or the run fails.
@@ -85,6 +92,9 @@ def test_two_processes_match_one_process_and_resume(tmp_path):
     assert len(swd) == 2 and all(v > 0 for v in swd)
     # Same global batch and seed: the same losses, up to the order of floating-point sums.
     assert_same_losses(losses(tmp_path / "two"), losses(tmp_path / "one"))
+    # One p for both ranks, from the signs of the whole global batch (a rank's own half would move it otherwise).
+    assert augment_p(tmp_path / "two") == augment_p(tmp_path / "one")
+    assert len(set(augment_p(tmp_path / "one"))) > 1
 
     # A 2-process run stopped half-way and resumed on 2 processes continues the same run.
     half = train(2, "--outdir", str(tmp_path / "half"), "--kimg", "0.032", "--snap-kimg", "0.032", *common)
@@ -129,6 +139,15 @@ def _sync_worker(rank: int, world: int, port: int, out: str) -> None:
         with torch.no_grad():
             net.weight[0, 0] += 1e-6
     results.append(parameters_in_sync(net, ctx))
+    # ADA's p from both ranks' signs: rank 0 sees 8 positive logits per step, rank 1 8 negative and 8 positive.
+    from spatialgan.training.augment import AdaptiveProbability
+    from spatialgan.training.distributed import sum_over_ranks
+
+    ctrl = AdaptiveProbability(p=0.5, target=0.6, ada_kimg=1.0)
+    for step in range(4):
+        ctrl.accumulate(torch.ones(8) if rank == 0 else torch.cat([-torch.ones(8), torch.ones(8)]))
+        ctrl.update(step, 24, reduce_sum=lambda t: sum_over_ranks(t, ctx))
+    results.append((ctrl.p, ctrl.last_rt))
     torch.save(results, f"{out}/rank{rank}.pt")
     dist.destroy_process_group()
 
@@ -143,7 +162,9 @@ def test_gradient_average_and_replica_check_on_two_gloo_processes(tmp_path):
         port = s.getsockname()[1]
     mp.spawn(_sync_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
     for rank in (0, 1):
-        in_sync, mean_grad, bias_untouched, after_drift = torch.load(tmp_path / f"rank{rank}.pt")
+        in_sync, mean_grad, bias_untouched, after_drift, (p, rt) = torch.load(tmp_path / f"rank{rank}.pt")
+        # r_t = (32 + 0) / (32 + 64) = 1/3 < 0.6 on both ranks (rank 0 alone would see 1 and raise p).
+        assert rt == pytest.approx(1 / 3) and p == pytest.approx(0.5 - 24 * 4 / 1000)
         assert in_sync and bias_untouched
         assert mean_grad == pytest.approx(1.5)
         assert not after_drift                # one weight off by 1e-6 on one rank is caught on every rank

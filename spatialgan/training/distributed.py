@@ -115,6 +115,14 @@ def mean_over_ranks(value: torch.Tensor, ctx: DistributedContext) -> torch.Tenso
     return value / ctx.world
 
 
+def sum_over_ranks(value: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
+    if not ctx.enabled:
+        return value
+    value = value.detach().clone()
+    dist.all_reduce(value)
+    return value
+
+
 def any_rank(flag: bool, ctx: DistributedContext, device) -> bool:
     """True on every rank when any rank's flag is set (stop requests: all ranks must stop at the same step)."""
     if not ctx.enabled:

@@ -40,6 +40,7 @@ from spatialgan.training.distributed import (
     mean_over_ranks,
     parameters_in_sync,
     reduce_stats,
+    sum_over_ranks,
     tensors_in_sync,
 )
 from spatialgan.training.ema import ema_beta, update_ema
@@ -199,7 +200,7 @@ class Trainer:
         update_ema(self.G_ema, G, ema_beta(batch * self.dist.world, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
 
     def _sum_over_ranks(self, totals: torch.Tensor) -> torch.Tensor:
-        return mean_over_ranks(totals.to(self.device), self.dist).cpu() * self.dist.world
+        return sum_over_ranks(totals.to(self.device), self.dist).cpu()
 
     def _discriminate(self, images) -> torch.Tensor:
         if isinstance(images, (list, tuple)):               # batches of different sizes (ScaleParty's pairs)
