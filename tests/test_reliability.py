@@ -48,12 +48,54 @@ def test_resume_into_another_runs_folder_is_refused_and_loses_nothing(two_runs, 
     assert after == before
 
 
-def test_resume_into_an_empty_folder_continues_the_same_run(two_runs, tmp_path):
+def test_resume_into_an_empty_folder_is_a_new_run_that_records_its_parent(two_runs, tmp_path):
     snap_a = find_snapshots(two_runs / "a")[-1]
     assert main(["train", "--resume", str(snap_a), "--outdir", str(tmp_path / "copy"), "--kimg", "0.024",
                  "--quiet"]) == 0
-    assert json.loads((tmp_path / "copy" / "run.json").read_text()) == json.loads(
-        (two_runs / "a" / "run.json").read_text())
+    parent = json.loads((two_runs / "a" / "run.json").read_text())["run_id"]
+    record = json.loads((tmp_path / "copy" / "run.json").read_text())
+    assert record["run_id"] != parent
+    assert record["parent"] == {"run_id": parent, "checkpoint": str(snap_a), "nimg": 16}
+    assert all(load_checkpoint(p)["run_id"] == record["run_id"] for p in find_snapshots(tmp_path / "copy"))
+
+
+def folder_bytes(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_fork_cannot_be_resumed_over_its_parent(two_runs, tmp_path, capsys):
+    import shutil
+
+    ref = tmp_path / "ref"
+    shutil.copytree(two_runs / "b", ref)
+    first = find_snapshots(ref)[0]
+    assert main(["train", "--resume", str(first), "--outdir", str(tmp_path / "fork"), "--kimg", "0.024",
+                 "--lr", "0.01", "--quiet"]) == 0
+    before = folder_bytes(ref)
+    assert main(["train", "--resume", str(tmp_path / "fork"), "--outdir", str(ref), "--kimg", "0.032",
+                 "--quiet"]) == 2
+    assert "holds another run" in capsys.readouterr().err
+    assert folder_bytes(ref) == before
+
+
+def test_an_older_snapshot_is_not_resumed_over_later_work(two_runs, tmp_path, capsys):
+    import shutil
+
+    ref = tmp_path / "ref"
+    shutil.copytree(two_runs / "b", ref)
+    before = folder_bytes(ref)
+    first = find_snapshots(ref)[0]
+    assert main(["train", "--resume", str(first), "--kimg", "0.032", "--quiet"]) == 2
+    assert "would overwrite" in capsys.readouterr().err
+    assert folder_bytes(ref) == before
+    # Changed options in the run's own folder make a new run, which needs an empty folder.
+    assert main(["train", "--resume", str(ref), "--kimg", "0.04", "--lr", "0.01", "--quiet"]) == 2
+    assert "--lr" in capsys.readouterr().err
+    assert folder_bytes(ref) == before
+    # The same snapshot as a branch into a new folder loses nothing either.
+    assert main(["train", "--resume", str(first), "--outdir", str(tmp_path / "branch"), "--kimg", "0.016",
+                 "--quiet"]) == 0
+    assert folder_bytes(ref) == before
 
 
 def test_a_legacy_run_without_an_id_resumes_in_its_own_folder_only(two_runs, tmp_path, capsys):
@@ -70,7 +112,13 @@ def test_a_legacy_run_without_an_id_resumes_in_its_own_folder_only(two_runs, tmp
     shutil.copy(two_runs / "b" / "stats.jsonl", tmp_path / "other" / "stats.jsonl")
     assert main(["train", "--resume", str(snap), "--outdir", str(tmp_path / "other"), "--kimg", "0.02",
                  "--quiet"]) == 2
-    assert "already holds a run" in capsys.readouterr().err
+    assert "holds a run" in capsys.readouterr().err
+    # A folder with an id and snapshots of its own is never adopted by a checkpoint without one.
+    victim = tmp_path / "victim"
+    shutil.copytree(two_runs / "b", victim)
+    before = folder_bytes(victim)
+    assert main(["train", "--resume", str(legacy), "--outdir", str(victim), "--kimg", "0.02", "--quiet"]) == 2
+    assert folder_bytes(victim) == before
     assert main(["train", "--resume", str(legacy), "--kimg", "0.02", "--quiet"]) == 0
     assert (legacy / "run.json").is_file()
 

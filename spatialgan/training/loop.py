@@ -96,7 +96,7 @@ class Trainer:
         self.pl_mean = torch.zeros([], device=self.device)
         self.cur_nimg = 0
         self.run_id: str | None = None          # set when the run claims its folder (or from the checkpoint)
-        self.resumed_from: Path | None = None    # folder of the checkpoint this run continues
+        self.resumed: runfolder.Resume | None = None     # the checkpoint this run was resumed from
         self.stopped_by = None                   # the signal that stopped `run` early, if any
         self.step = 0
         self.tick = 0
@@ -262,7 +262,8 @@ class Trainer:
         # initialize=False: the checkpoint has all weights, so --init-from is not read again.
         trainer = cls(TrainConfig.from_dict(values), device, initialize=False, dist=dist)
         trainer.load_state_dict(state)
-        trainer.resumed_from = Path(path).parent
+        trainer.resumed = runfolder.Resume(path, trainer.cur_nimg,
+                                           runfolder.changed_options(state["config"], overrides or {}))
         return trainer
 
     # ----------------------------------------------------------------- the run
@@ -299,9 +300,9 @@ class Trainer:
         cfg, main = self.cfg, self.dist.is_main
         outdir = Path(cfg.outdir)
         if main:
-            if self.run_id is None and self.resumed_from is None:
+            if self.run_id is None and self.resumed is None:
                 self.run_id = runfolder.new_run_id()             # a new run
-            self.run_id = runfolder.claim(outdir, self.run_id, self.resumed_from)
+            self.run_id = runfolder.claim(outdir, self.run_id, self.resumed)
             runfolder.remove_orphan_temporaries(outdir)
         dataset = dataset or ImageDataset(cfg.data, self.hooks.real_resolution(), crop=cfg.crop, xflip=cfg.xflip,
                                           allow_upscale=self.hooks.allow_upscaled_reals())
