@@ -23,7 +23,9 @@ def _add_train(sub):
 
     p = sub.add_parser("train", help="train a model on a folder, zip or LMDB of images",
                        description="Train a GAN. A new run needs --data and --outdir; --resume continues a run "
-                                   "(flags given with --resume, such as --kimg, override its config).")
+                                   "in its own folder (flags given with --resume, such as --kimg, override its "
+                                   "config; a resume into another folder or with changed training options is a "
+                                   "new run in an empty --outdir).")
     groups: dict[str, argparse._ArgumentGroup] = {}
     for f in declared(CoreOptions):
         group = f.metadata["group"]
