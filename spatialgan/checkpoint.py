@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from spatialgan import SpatialGANError
+from spatialgan.atomic import write_atomic
 
 FORMAT = "spatialgan-checkpoint"
 FORMAT_VERSION = 2
@@ -79,22 +79,7 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
                 "sha256": _digest(tensors, skeleton)}
     data = st_save(tensors, metadata=metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-    return path
+    return write_atomic(path, data)
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from spatialgan import SpatialGANError, __version__
@@ -339,11 +340,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _report_thread_error(hook_args) -> None:
+    """A background writer (TensorBoard's) that fails on a full disk says so in one line, not a traceback."""
+    if isinstance(hook_args.exc_value, OSError):
+        exc = hook_args.exc_value
+        name = hook_args.thread.name if hook_args.thread is not None else "a background thread"
+        print(f"warning: {name}: {exc.strerror or exc}", file=sys.stderr)
+        return
+    _default_thread_hook(hook_args)
+
+
+_default_thread_hook = threading.excepthook
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:            # --help, --version, or a flag argparse refused (already reported)
         return int(exc.code or 0)
+    previous, threading.excepthook = threading.excepthook, _report_thread_error
+    try:
+        return _run(args)
+    finally:
+        threading.excepthook = previous
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except SpatialGANError as exc:

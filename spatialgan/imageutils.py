@@ -46,10 +46,13 @@ def make_grid(images: np.ndarray, ncol: int | None = None, pad: int = 0) -> np.n
 
 
 def save_image(array: np.ndarray, path: str | os.PathLike, upscale: int = 1) -> None:
+    """Writes atomically: a full disk leaves no partial image behind."""
+    from spatialgan.atomic import save_image_atomic
+
     img = Image.fromarray(array[..., 0] if array.shape[-1] == 1 else array)
     if upscale > 1:
         img = img.resize((img.width * upscale, img.height * upscale), Image.NEAREST)
-    img.save(path)
+    save_image_atomic(img, path)
 
 
 def save_grid(images: torch.Tensor, path: str | os.PathLike, ncol: int | None = None, upscale: int = 1) -> None:

@@ -82,7 +82,7 @@ def test_failed_write_keeps_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(SpatialGANError, match="cannot write .*c.safetensors: disk full"):
         save_checkpoint(path, {"n": 2})
     monkeypatch.undo()
     assert load_checkpoint(path)["n"] == 1

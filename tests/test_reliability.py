@@ -263,3 +263,53 @@ def test_cli_fuzz_every_bad_input_is_one_error_line_and_exit_2(tmp_path):
         rc = [x for x in rest.splitlines() if x.startswith("RC ")]
         assert rc == ["RC 2"], (argv, rest)
         assert len(lines) == 1 and lines[0].startswith("error: "), (argv, lines)
+
+
+def test_evaluate_never_writes_its_report_over_a_snapshot(two_runs, capsys):
+    snap = find_snapshots(two_runs / "a")[0]
+    before = snap.read_bytes()
+    assert main(["evaluate", "--ckpt", str(two_runs / "a"), "--data", str(two_runs / "data"), "--num", "4",
+                 "--metrics", "swd", "--out", str(snap)]) == 2
+    assert "needs a .json path" in capsys.readouterr().err
+    assert snap.read_bytes() == before
+
+
+def _limit_file_size(limit: int):
+    def apply():
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)        # a write past the limit fails with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_outputs_are_atomic_on_a_full_disk(two_runs, tmp_path):
+    """A file-size limit stands in for a full disk: the write fails part-way; no partial image or report stays."""
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "spatialgan", "generate", "--ckpt", str(two_runs / "a"),
+                           "--seeds", "0-3", "--outdir", str(out), "--grid"], capture_output=True, text=True,
+                          preexec_fn=_limit_file_size(60), timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cannot write"), proc.stderr
+    assert list(out.iterdir()) == []                         # neither 0-byte PNGs nor temporary files
+
+
+def test_a_background_writer_error_is_one_line(capsys):
+    import threading
+
+    from spatialgan import cli
+
+    def fail():
+        raise OSError(28, "No space left on device")
+
+    previous, threading.excepthook = threading.excepthook, cli._report_thread_error
+    try:
+        t = threading.Thread(target=fail, name="EventFileWriter")
+        t.start()
+        t.join()
+    finally:
+        threading.excepthook = previous
+    err = capsys.readouterr().err
+    assert err == "warning: EventFileWriter: No space left on device\n"

@@ -330,14 +330,27 @@ def evaluate_to_report(model, names: list[str], data, options: EvalOptions, out=
     """Runs `evaluate` on a loaded Model, writes the JSON report to `out` (if given) and returns the table."""
     import json
 
+    from spatialgan.atomic import write_atomic
+
+    check_report_path(out)
     results = evaluate(model.adapter, names, data, options)
     if out:
-        try:
-            Path(out).write_text(json.dumps({"checkpoint": source, "model": model.name, "results": results},
-                                            indent=1))
-        except OSError as exc:
-            raise SpatialGANError(f"--out {out}: cannot write the report ({exc.strerror})") from None
+        report = json.dumps({"checkpoint": source, "model": model.name, "results": results}, indent=1)
+        write_atomic(out, report.encode())
     return format_table(results)
+
+
+def check_report_path(out) -> None:
+    """A report is a .json file in an existing folder; nothing else (a snapshot above all) is ever replaced."""
+    if not out:
+        return
+    path = Path(out)
+    if path.suffix.lower() != ".json":
+        raise SpatialGANError(f"--out {out}: a report needs a .json path")
+    if not path.parent.is_dir():
+        raise SpatialGANError(f"--out {out}: the folder {path.parent} does not exist")
+    if path.is_dir():
+        raise SpatialGANError(f"--out {out} is a folder")
 
 
 def format_table(results: list[dict]) -> str:

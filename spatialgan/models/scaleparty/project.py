@@ -112,8 +112,9 @@ def write_projection(G, result: Projection, target: torch.Tensor, outdir: str | 
                      upscale: int = 4) -> list[Path]:
     """target.png, projection.png, scales.png (the latent at SHOWCASE_SCALES around the centre), warps.png (swirl,
     stretch) and latent.safetensors (`ws`, which `spatialgan render --ws` reads)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
+    from spatialgan.atomic import write_atomic
     from spatialgan.core.coords import stretch, swirl
     from spatialgan.imageutils import make_grid, save_image, to_uint8
 
@@ -128,9 +129,9 @@ def write_projection(G, result: Projection, target: torch.Tensor, outdir: str | 
     save_image(make_grid(to_uint8(scales), ncol=len(SHOWCASE_SCALES), pad=2), outdir / "scales.png", upscale)
     warps = torch.cat([G.render(ws, warp=w, **render) for w in (swirl(2.0, 0.8), stretch(1.5, 1.0))])
     save_image(make_grid(to_uint8(warps), ncol=2, pad=2), outdir / "warps.png", upscale)
-    save_file({"ws": result.ws.contiguous().cpu()}, str(outdir / "latent.safetensors"),
-              metadata={"noise_seed": str(noise_seed), "perceptual": result.perceptual,
-                        "final_loss": f"{result.losses[-1]:.6f}"})
+    write_atomic(outdir / "latent.safetensors", save({"ws": result.ws.contiguous().cpu()},
+                 metadata={"noise_seed": str(noise_seed), "perceptual": result.perceptual,
+                           "final_loss": f"{result.losses[-1]:.6f}"}))
     return [outdir / n for n in ("target.png", "projection.png", "scales.png", "warps.png", "latent.safetensors")]
 
 

@@ -98,8 +98,10 @@ def write_resample_outputs(result: ResampleResult, outdir: str | Path, scale: in
     written.append(outdir / "overview.png")
     save_image(overview_strip(result, scale), written[-1])
     written.append(outdir / "latents.safetensors")
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
-    save_file({"original": result.z.contiguous(), "resamples": result.latents.contiguous()}, str(written[-1]),
-              metadata={"blocks": ";".join(f"{r},{c}" for r, c in result.blocks)})
+    from spatialgan.atomic import write_atomic
+
+    write_atomic(written[-1], save({"original": result.z.contiguous(), "resamples": result.latents.contiguous()},
+                                   metadata={"blocks": ";".join(f"{r},{c}" for r, c in result.blocks)}))
     return written
