@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from spatialgan import SpatialGANError
@@ -82,20 +81,48 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     return write_atomic(path, data)
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Loads and verifies a checkpoint; any truncation or corruption raises SpatialGANError naming the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpatialGANError(f"checkpoint not found: {path}")
+MAX_HEADER_BYTES = 100 * 2 ** 20     # a spatialgan header (config, skeleton, tensor table) is far smaller
+
+
+def read_header(path: Path) -> dict:
+    """The safetensors header, read and checked against the file's size before any tensor is read: a file that is
+    not a checkpoint (8 GB of zeros, say) is refused after reading a few bytes."""
+    corrupt = SpatialGANError(f"checkpoint {path} is truncated or corrupt; use an earlier snapshot")
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            length = int.from_bytes(f.read(8), "little")
+            if size < 8 or not 2 <= length <= min(size - 8, MAX_HEADER_BYTES):
+                raise corrupt
+            header = json.loads(f.read(length))
     except OSError as exc:
         raise SpatialGANError(f"cannot read checkpoint {path}: {exc.strerror}") from None
+    except ValueError:
+        raise corrupt from None
+    if not isinstance(header, dict):
+        raise corrupt
+    ends = [entry.get("data_offsets", [0, 0])[1] for key, entry in header.items()
+            if key != "__metadata__" and isinstance(entry, dict) and isinstance(entry.get("data_offsets"), list)]
+    if any(not isinstance(e, int) for e in ends) or max(ends, default=0) != size - 8 - length:
+        raise corrupt
+    return header
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """Loads and verifies a checkpoint; any truncation or corruption raises SpatialGANError naming the file.
+    The header is checked first, then the tensors are read through a memory map."""
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise SpatialGANError(f"checkpoint not found: {path}" if not path.exists() else
+                              f"{path} is not a regular file")
+    metadata = read_header(path).get("__metadata__", {})
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        raise SpatialGANError(f"{path} is not a spatialgan checkpoint (no '{FORMAT}' header)")
     try:
-        tensors = st_load(raw)
-        header_len = int.from_bytes(raw[:8], "little")
-        metadata = json.loads(raw[8:8 + header_len]).get("__metadata__", {})
-    except Exception:  # safetensors and json raise several types for damaged files
+        tensors = load_file(str(path))
+    except Exception:  # safetensors raises several types for damaged files
         raise SpatialGANError(f"checkpoint {path} is truncated or corrupt; use an earlier snapshot") from None
     if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
         raise SpatialGANError(f"{path} is not a spatialgan checkpoint (no '{FORMAT}' header)")

@@ -313,3 +313,16 @@ def test_a_background_writer_error_is_one_line(capsys):
         threading.excepthook = previous
     err = capsys.readouterr().err
     assert err == "warning: EventFileWriter: No space left on device\n"
+
+
+def test_a_huge_non_checkpoint_is_refused_without_reading_it(tmp_path):
+    big = tmp_path / "big.safetensors"
+    with open(big, "wb") as f:
+        f.truncate(8 * 2 ** 30)                              # sparse: 8 GiB of zeros, no disk used
+    code = ("import resource, sys\nfrom spatialgan.checkpoint import load_checkpoint\nfrom spatialgan import "
+            "SpatialGANError\ntry:\n    load_checkpoint(sys.argv[1])\nexcept SpatialGANError as e:\n    print(e)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+    proc = subprocess.run([sys.executable, "-c", code, str(big)], capture_output=True, text=True, timeout=120)
+    message, peak_mb = proc.stdout.strip().splitlines()
+    assert "truncated or corrupt" in message
+    assert int(peak_mb) < 1024, peak_mb                      # not 8 GB: only the first bytes were read
