@@ -26,6 +26,8 @@ from spatialgan.registry import get_model, make_adapter
 from spatialgan.rendering import View, render_region
 from spatialgan.runtime import resolve_device
 
+MAX_RESAMPLES = 256          # per call: the resamples and the overview strip stay in memory
+
 # Shipped demo models (see benchmarks/RESULTS.md for how they were trained; G_ema only).
 SHIPPED_DIR = Path(__file__).parent / "assets" / "models"
 SHIPPED_MODELS = ("ssn", "cips", "scaleparty", "stylegan2")
@@ -114,8 +116,8 @@ class Model:
 
         require(self.spec, RESAMPLE_BLOCKS, "block resampling")
         check_truncation(truncation_psi)
-        if count < 1:
-            raise SpatialGANError("count must be at least 1")
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_RESAMPLES:
+            raise SpatialGANError(f"count must be a whole number within 1..{MAX_RESAMPLES}, got {count}")
         return resample_blocks(self.adapter, self._latent(seed, z), [tuple(b) for b in blocks], count,
                                truncation_psi, image_seed=seed or 0)
 
@@ -151,7 +153,7 @@ def load(source: str | Path | None = "ssn", device: str = "cpu", ema: bool = Tru
     G = get_model(config.model).build_generator(config)
     try:
         G.load_state_dict(state[key])
-    except (KeyError, RuntimeError) as exc:
-        raise SpatialGANError(f"checkpoint {path} does not match its own config: {exc}") from None
+    except (KeyError, RuntimeError, TypeError, AttributeError, ValueError) as exc:   # forged or mismatched fields
+        raise SpatialGANError(f"checkpoint {path} does not match its own config: {str(exc)[:300]}") from None
     G = G.to(resolve_device(device)).eval().requires_grad_(False)
     return Model(G, config, str(path))

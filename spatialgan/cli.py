@@ -234,8 +234,9 @@ def _add_project(sub):
 def cmd_project(args) -> int:
     from spatialgan.api import load
     from spatialgan.models.interface import PROJECT, require
-    from spatialgan.models.scaleparty.project import project_photo
+    from spatialgan.models.scaleparty.project import check_project_options, project_photo
 
+    check_project_options(args.steps, args.lr, args.noise_seed)      # before loading or reading anything
     model = load(args.ckpt, args.device)
     require(model.spec, PROJECT, "project")
     lpips = None
@@ -291,6 +292,9 @@ def cmd_dataset(args) -> int:
     if not 1 <= args.resolution <= 8192:
         raise SpatialGANError(f"--resolution must be within 1..8192, got {args.resolution}")
     if args.crops is None:
+        if _given(args):
+            flags = ", ".join("--" + k.replace("_", "-") for k in _given(args))
+            raise SpatialGANError(f"{flags} only apply to random crops: add --crops N")
         print(pack_dataset(args.source, args.dest, args.resolution, args.crop).text())
         return 0
     plan = CropPlan(resolution=args.resolution, crops=args.crops, **_given(args))
@@ -316,6 +320,8 @@ def cmd_demo(args) -> int:
 
     if args.kimg is not None and not (math.isfinite(args.kimg) and args.kimg > 0):
         raise SpatialGANError(f"--kimg must be a positive number, got {args.kimg}")
+    if not 0 <= args.seed < 2 ** 32:
+        raise SpatialGANError(f"--seed must be within 0..2^32-1, got {args.seed}")
     print(f"report: {run_demo(args.outdir, kimg=args.kimg, seed=args.seed, progress=not args.quiet)}")
     return 0
 
@@ -367,6 +373,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args) -> int:
     try:
+        for name in ("outdir", "out", "dest"):
+            if getattr(args, name, None) == "":
+                raise SpatialGANError(f"--{name} needs a path (an empty one would write into the working folder)")
         return args.func(args)
     except SpatialGANError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -24,7 +24,7 @@ def parse_seeds(text: str, limit: int = 1_000_000) -> list[int]:
         raise SpatialGANError(f"--seeds must look like '0-7' or '1,5,9-11', got {text!r}") from None
     if not seeds or any(not 0 <= s < 2 ** 32 for s in seeds):
         raise SpatialGANError(f"--seeds must name integers within 0..2^32-1, got {text!r}")
-    return seeds
+    return list(dict.fromkeys(seeds))             # a seed named twice is one image (and one file)
 
 
 TRUNCATION_RANGE = (-1.0, 2.0)
@@ -46,6 +46,10 @@ def latent_for_seed(seed: int, shape: int | tuple[int, ...]) -> torch.Tensor:
     return torch.randn(1, *shape, generator=torch.Generator().manual_seed(seed))
 
 
+MAX_LATENT_ROWS = 100_000     # one image each
+MAX_LATENT_ABS = 1e4          # z ~ N(0, I) and mapped styles are far inside; larger values are not a latent
+
+
 def load_latent_tensor(path, key: str, shape) -> torch.Tensor:
     """Tensor `key` of a latent file (safetensors, as the studio and `project` write), checked to be finite and
     shaped (N, *shape)."""
@@ -57,9 +61,17 @@ def load_latent_tensor(path, key: str, shape) -> torch.Tensor:
     except (FileNotFoundError, SafetensorError, KeyError, OSError) as exc:
         raise SpatialGANError(f"{path} is not a latent file with a '{key}' tensor: {exc}") from None
     shape = tuple(shape)
-    if t.ndim != len(shape) + 1 or tuple(t.shape[1:]) != shape or not torch.isfinite(t).all():
+    if not t.is_floating_point():
+        raise SpatialGANError(f"{path}: {key} holds {str(t.dtype).replace('torch.', '')} values; a latent is floating "
+                              "point")
+    t = t.float()
+    if t.ndim != len(shape) + 1 or tuple(t.shape[1:]) != shape:
         raise SpatialGANError(f"{path}: {key} of shape {tuple(t.shape)} does not fit this model (needs (N, "
-                              f"{', '.join(map(str, shape))}), finite)")
+                              f"{', '.join(map(str, shape))}))")
+    if not 1 <= t.shape[0] <= MAX_LATENT_ROWS:
+        raise SpatialGANError(f"{path}: {key} has {t.shape[0]} rows; give 1..{MAX_LATENT_ROWS}")
+    if not torch.isfinite(t).all() or t.abs().max() > MAX_LATENT_ABS:
+        raise SpatialGANError(f"{path}: {key} must hold finite values within +-{MAX_LATENT_ABS:g}")
     return t
 
 

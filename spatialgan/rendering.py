@@ -71,7 +71,8 @@ class View:
                           "stretch:FX[:FY] (the API also takes a callable on positions)", parse=str)
     noise: str | None = option(None, "scaleparty noise: grid (default; fixed in image space, tiles join exactly), "
                                "const, random or none")
-    noise_seed: int = option(0, "seed of the image-space noise (the CLI uses --seed)", low=0, cli=False)
+    noise_seed: int = option(0, "seed of the image-space noise (the CLI uses --seed)", low=0, high=2 ** 63 - 1,
+                             cli=False)
     tile: int = option(256, "scaleparty: tile side in pixels (bounds memory)", low=1)
     band_pixels: int = option(1 << 16, "cips: pixels rendered at a time (bounds memory)", low=1)
     time_limit: float | None = option(None, "seconds a render may take, checked between tiles and bands (the "

@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from spatialgan import SpatialGANError
 from spatialgan.core.coords import pixel_grid
 from spatialgan.core.layers.coordinates import CoordinateEmbedding, FourierFeatures, ModulatedLinear, modulated_linear
 from spatialgan.core.layers.modulated import modulated_conv2d
@@ -142,7 +143,7 @@ def test_cips_cli_train_and_selfssim(tmp_path):
 
 
 def test_odd_layer_count_is_refused():
-    with pytest.raises(ValueError, match="even number"):
+    with pytest.raises(SpatialGANError, match="even number"):
         CIPSGenerator(8, **dict(SMALL, num_layers=3))
 
 

@@ -239,7 +239,77 @@ def bad_cases(tmp_path, data, ckpt):
               ["train", "--data", str(garbage_lmdb(tmp_path)), "--outdir", str(tmp_path / "n3"), *TINY],
               ["serve", "--ckpt", str(tmp_path / "missing")],
               ["nosuchcommand"]]
-    return cases
+    return cases + second_round_cases(tmp_path, data, out)
+
+
+def bomb_png(path, width=20000, height=20000):
+    """A PNG whose header claims width x height pixels, with one tiny row of data (a decompression bomb)."""
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def latent_file(path, key, tensor):
+    from safetensors.torch import save_file
+
+    save_file({key: tensor}, str(path))
+    return str(path)
+
+
+def second_round_cases(tmp_path, data, out):
+    """The second reliability probe's inputs (issue 29): each one error line and exit 2."""
+    import os
+
+    from spatialgan.api import load
+    from spatialgan.models.cips.generator import CIPSGenerator
+    from spatialgan.models.cips.official import ours_to_official_cips
+
+    z_shape = load("ssn").adapter.latent_shape()
+    sp = load("scaleparty").G
+    ws_shape = (sp.num_ws, sp.w_dim)
+    official = ours_to_official_cips(CIPSGenerator(8, z_dim=8, w_dim=8, width=16, num_layers=4,
+                                                   mapping_layers=2).state_dict())
+    odd = {k: v for k, v in official.items() if not k.startswith("linears.3.")}
+    torch.save({"g_ema": odd}, tmp_path / "odd.pt")
+    misshaped = dict(official, **{"conv1.conv.weight": torch.zeros(1, 3, 5, 1, 1)})
+    torch.save({"g_ema": misshaped}, tmp_path / "misshaped.pt")
+    os.mkfifo(tmp_path / "pipe.zip")
+    t = tmp_path
+    return [
+        ["project", "--ckpt", "scaleparty", "--image", str(bomb_png(t / "bomb.png")), "--outdir", out],
+        ["project", "--ckpt", "scaleparty", "--image", str(t / "bomb.png"), "--lr", "1e300", "--outdir", out],
+        ["project", "--ckpt", "scaleparty", "--image", str(t / "bomb.png"), "--lr", "inf", "--outdir", out],
+        ["project", "--ckpt", "scaleparty", "--image", str(t / "bomb.png"), "--noise-seed",
+         "99999999999999999999", "--outdir", out],
+        ["train", "--data", str(data), "--outdir", str(t / "c3"), "--model", "cips", "--cips-layers", "3", *TINY],
+        ["convert", "--cips-official", str(t / "odd.pt"), "--dest", str(t / "odd")],
+        ["convert", "--cips-official", str(t / "misshaped.pt"), "--dest", str(t / "mis")],
+        *[["generate", "--ckpt", "ssn", "--latent", latent_file(t / f"z-{name}.safetensors", "z", value),
+           "--outdir", out] for name, value in (("int64", torch.zeros(1, *z_shape, dtype=torch.int64)),
+                                                ("bool", torch.zeros(1, *z_shape, dtype=torch.bool)),
+                                                ("empty", torch.zeros(0, *z_shape)))],
+        *[["render", "--ckpt", "scaleparty", "--ws", latent_file(t / f"ws-{name}.safetensors", "ws", value),
+           "--size", "8x8", "--out", out + ".png"]
+          for name, value in (("int32", torch.zeros(1, *ws_shape, dtype=torch.int32)),
+                              ("empty", torch.zeros(0, *ws_shape)), ("huge", torch.full((1, *ws_shape), 1e30)))],
+        ["demo", "--seed", "-1", "--outdir", out],
+        ["generate", "--ckpt", "ssn", "--seeds", "0", "--outdir", ""],
+        ["dataset", "--source", str(data), "--dest", out + ".zip", "--resolution", "8", "--crop-size", "0.2,0.5"],
+        ["dataset", "--source", str(data), "--dest", out + ".zip", "--crops", "1", "--resolution", "8192",
+         "--aspect", "20"],
+        ["train", "--data", str(data), "--outdir", str(t / "g32"), "--model", "ssn", "--latent-grid", "32x32",
+         *TINY],
+        ["train", "--data", str(t / "pipe.zip"), "--outdir", str(t / "pipe"), *TINY],
+        ["resample", "--ckpt", "ssn", "--blocks", "0,0", "--count", "100000", "--outdir", out],
+        ["serve", "--host", "203.0.113.7", "--port", "7861"],
+    ]
 
 
 def test_cli_fuzz_every_bad_input_is_one_error_line_and_exit_2(tmp_path):
@@ -326,3 +396,81 @@ def test_a_huge_non_checkpoint_is_refused_without_reading_it(tmp_path):
     message, peak_mb = proc.stdout.strip().splitlines()
     assert "truncated or corrupt" in message
     assert int(peak_mb) < 1024, peak_mb                      # not 8 GB: only the first bytes were read
+
+
+def test_serve_on_a_busy_port_is_one_error_line_before_any_address(capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--ckpt", "ssn", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: cannot listen on 127.0.0.1:") and err.count("\n") == 1
+
+
+def test_latents_of_any_float_type_load_and_duplicate_seeds_are_one_file(tmp_path, capsys):
+    from spatialgan.api import load
+
+    shape = load("ssn").adapter.latent_shape()
+    for dtype in (torch.float16, torch.float64):
+        path = latent_file(tmp_path / f"z-{dtype}.safetensors", "z", torch.randn(2, *shape).to(dtype))
+        assert main(["generate", "--ckpt", "ssn", "--latent", path, "--outdir", str(tmp_path / str(dtype))]) == 0
+        assert len(list((tmp_path / str(dtype)).glob("*.png"))) == 2
+    assert main(["generate", "--ckpt", "ssn", "--seeds", "3,0-4", "--outdir", str(tmp_path / "dup")]) == 0
+    assert "wrote 5 file(s)" in capsys.readouterr().out
+    assert len(list((tmp_path / "dup").glob("seed*.png"))) == 5
+
+
+def test_oversized_zip_members_are_skipped_unread_with_one_warning(tmp_path, capsys):
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    from spatialgan.data.dataset import MAX_FILE_BYTES, ImageDataset
+
+    path = tmp_path / "bomb.zip"
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 10, 10)).save(buf, format="PNG")
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("a.png", b"\0" * (MAX_FILE_BYTES + 1))     # inflates past the limit
+        zf.writestr("b.png", buf.getvalue())
+    ds = ImageDataset(path, 8)
+    for _ in range(3):
+        assert ds.load(0)[0].float().mean() > 150                # a.png's draws take b.png
+    err = capsys.readouterr().err
+    assert err.count("warning") == 1 and "MiB limit" in err
+
+
+def test_a_feature_cache_of_the_wrong_shape_or_with_nan_is_recomputed(tmp_path, capsys):
+    from safetensors.torch import save_file
+
+    from spatialgan.metrics.evaluate import load_cached_features
+
+    for bad in (torch.zeros(3, 4), torch.full((5, 4), float("nan")), torch.zeros(5), torch.zeros(5, 4,
+                                                                                                 dtype=torch.int32)):
+        save_file({"features": bad}, str(tmp_path / "cache.safetensors"))
+        assert load_cached_features(tmp_path / "cache.safetensors", rows=5) is None
+    assert capsys.readouterr().err.count("recomputing") == 4
+    save_file({"features": torch.ones(5, 4)}, str(tmp_path / "cache.safetensors"))
+    assert load_cached_features(tmp_path / "cache.safetensors", rows=5).shape == (5, 4)
+
+
+@pytest.mark.parametrize("forge", ["progress", "rng", "pl_mean", "G_ema", "run_id"])
+def test_forged_checkpoints_with_a_recomputed_checksum_are_one_error_line(two_runs, tmp_path, forge, capsys):
+    import shutil
+
+    run = tmp_path / "forged"
+    shutil.copytree(two_runs / "a", run)
+    snap = find_snapshots(run)[-1]
+    state = load_checkpoint(snap)
+    state[forge] = {"progress": {"cur_nimg": "16"}, "rng": {"torch_cpu": torch.zeros(3)}, "pl_mean": "x",
+                    "G_ema": [1, 2], "run_id": 7}[forge]
+    save_checkpoint(snap, state)                             # a valid checksum over forged fields
+    command = (["generate", "--ckpt", str(run), "--seeds", "0", "--outdir", str(tmp_path / "out")]
+               if forge == "G_ema" else ["train", "--resume", str(run), "--kimg", "0.02", "--quiet"])
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ")

@@ -26,6 +26,9 @@ def _range(text: str) -> tuple:
     return parse_floats(text, 2, "--crop-size")
 
 
+MAX_CROP_PIXELS = 16_777_216      # 4096 x 4096, or a 16384 x 1024 panorama strip
+
+
 @dataclass
 class CropPlan:
     """What `dataset --crops` cuts (declared options: the flags and their help come from here)."""
@@ -43,6 +46,11 @@ class CropPlan:
 
     def check(self) -> None:
         validate(self)
+        pixels = max(1, round(self.resolution * self.aspect)) * self.resolution
+        if pixels > MAX_CROP_PIXELS:
+            raise SpatialGANError(f"crops of {round(self.resolution * self.aspect)}x{self.resolution} pixels are over "
+                                  f"the limit of {MAX_CROP_PIXELS / 1e6:g} megapixels per crop; lower --resolution "
+                                  "or --aspect")
         lo, hi = self.crop_size
         if not (0 < lo <= hi <= 1):
             raise SpatialGANError(f"--crop-size needs 0 < MIN <= MAX <= 1 (fractions of a photo's shorter side), "

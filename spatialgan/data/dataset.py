@@ -20,6 +20,18 @@ from spatialgan import SpatialGANError
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 RESIZE_FILTER = Image.LANCZOS  # stated filter: Lanczos (antialiased when downscaling)
 CROP_MODES = ("center", "random", "none")
+MAX_FILE_BYTES = 256 * 2 ** 20       # one encoded image; larger members are skipped unread (zip bombs)
+MAX_IMAGE_PIXELS = 120_000_000       # decoded pixels (a 120-megapixel photo); larger headers are refused undecoded
+
+
+class ImageTooLarge(SpatialGANError):
+    """An image file or its decoded size is over the limits above."""
+
+
+def _check_file_size(size: int, name: str) -> None:
+    if size > MAX_FILE_BYTES:
+        raise ImageTooLarge(f"{name} is {size / 2 ** 20:.0f} MiB, over the {MAX_FILE_BYTES // 2 ** 20} MiB limit "
+                            "for one image")
 
 
 class FolderSource:
@@ -31,7 +43,9 @@ class FolderSource:
                             if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
 
     def read(self, i: int) -> bytes:
-        return (self.root / self.names[i]).read_bytes()
+        path = self.root / self.names[i]
+        _check_file_size(path.stat().st_size, self.names[i])
+        return path.read_bytes()
 
     def describe(self, i: int) -> str:
         return str(self.root / self.names[i])
@@ -52,6 +66,7 @@ class ZipSource:
     def read(self, i: int) -> bytes:
         if self._zip is None or self._pid != os.getpid():
             self._zip, self._pid = zipfile.ZipFile(self.path), os.getpid()
+        _check_file_size(self._zip.getinfo(self.names[i]).file_size, self.names[i])     # before inflating it
         return self._zip.read(self.names[i])
 
     def describe(self, i: int) -> str:
@@ -103,6 +118,8 @@ def open_source(path: str | os.PathLike):
     path = Path(path)
     if not path.exists():
         raise SpatialGANError(f"dataset not found: {path}")
+    if not (path.is_dir() or path.is_file()):          # a pipe or a device would block or never end
+        raise SpatialGANError(f"dataset {path} is neither a folder nor a regular file")
     if path.is_dir():
         source = LmdbSource(path) if (path / "data.mdb").exists() else FolderSource(path)
     elif path.suffix.lower() == ".zip":
@@ -134,11 +151,20 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB") if img.mode != "RGB" else img
 
 
-def decode_image(data: bytes) -> Image.Image:
-    """Decodes fully (so truncated files fail here, not later) and converts to RGB."""
-    with Image.open(io.BytesIO(data)) as img:
+def open_image(source) -> Image.Image:
+    """Opens (bytes or a path) and decodes fully, so truncated files fail here, not later; converts to RGB. The
+    pixel count in the header is checked before decoding (decompression bombs)."""
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as img:
+        w, h = img.size
+        if w * h > MAX_IMAGE_PIXELS:
+            raise ImageTooLarge(f"image of {w}x{h} pixels is over the limit of {MAX_IMAGE_PIXELS / 1e6:g} "
+                                "megapixels")
         img.load()
         return to_rgb(img)
+
+
+def decode_image(data: bytes) -> Image.Image:
+    return open_image(data)
 
 
 def crop_square(img: Image.Image, mode: str, rng: np.random.Generator | None = None) -> Image.Image:

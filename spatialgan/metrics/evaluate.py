@@ -111,16 +111,22 @@ def feature_cache_path(dataset, count: int, extractor, cache_dir) -> Path | None
     return Path(cache_dir or DEFAULT_CACHE) / f"{extractor.name}-{key.hexdigest()[:24]}.safetensors"
 
 
-def load_cached_features(path: Path | None) -> torch.Tensor | None:
+def load_cached_features(path: Path | None, rows: int | None = None) -> torch.Tensor | None:
+    """The cached features, or None (recompute) when absent, unreadable, of the wrong shape or not finite."""
     from safetensors.torch import load_file
 
     if path is None or not path.is_file():
         return None
     try:
-        return load_file(str(path))["features"]
+        features = load_file(str(path))["features"]
+        usable = (features.is_floating_point() and features.ndim == 2 and features.shape[1] > 0
+                  and (rows is None or features.shape[0] == rows) and bool(torch.isfinite(features).all()))
     except Exception:   # a damaged cache file is recomputed, never trusted
-        print(f"warning: ignoring unreadable feature cache {path}", file=sys.stderr)
+        usable = False
+    if not usable:
+        print(f"warning: ignoring unreadable feature cache {path}; recomputing it", file=sys.stderr)
         return None
+    return features.float()
 
 
 def store_cached_features(path: Path | None, features: torch.Tensor) -> None:
@@ -192,7 +198,7 @@ def _real_pass(ctx: EvalContext, dataset, needs: set) -> None:
     options, cache_path = ctx.options, None
     if REAL_FEATURES in needs:
         cache_path = feature_cache_path(dataset, ctx.num_real, ctx.extractor, options.cache_dir)
-        ctx.real_features = load_cached_features(cache_path)
+        ctx.real_features = load_cached_features(cache_path, ctx.num_real)
     if REAL_PATCHES in needs:
         ctx.real_patches = PatchCollector(ctx.config.resolution, options.seed)
     if REAL_SPECTRA in needs:

@@ -126,6 +126,25 @@ def load_studio(checkpoints: list[str], device: str = "cpu", max_pixels: int = 1
     return Studio(models, max_pixels=max_pixels)
 
 
+def check_bindable(host: str, port: int) -> None:
+    """One-line error for an address the server could not listen on (a busy port, an unknown host)."""
+    import socket
+
+    from spatialgan import SpatialGANError
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise SpatialGANError(f"--host {host}: not an address of this machine ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)       # as uvicorn binds
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise SpatialGANError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
 def serve(checkpoints: list[str], host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
           max_pixels: int = 1 << 20) -> None:
     import sys
@@ -135,9 +154,11 @@ def serve(checkpoints: list[str], host: str = "127.0.0.1", port: int = 7860, dev
     from spatialgan.runtime import limit_malloc_arenas
 
     limit_malloc_arenas(2)       # the thread pool would otherwise grow one glibc arena per thread (RSS creeps up)
+    check_bindable(host, port)                  # before loading models, and before printing anything
     if host not in LOOPBACK:
         print(f"warning: serving on {host}, reachable from other machines; the studio has no authentication",
               file=sys.stderr)
     app = create_app(load_studio(checkpoints, device, max_pixels), host)
+    check_bindable(host, port)
     print(f"spatialgan studio on http://{host}:{port}/ ({len(checkpoints)} model(s))")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -46,6 +46,8 @@ from spatialgan.training.distributed import (
 from spatialgan.training.ema import ema_beta, update_ema
 from spatialgan.training.stats import StatCollector, StatsLogger
 
+PROGRESS_FIELDS = frozenset({"cur_nimg", "step", "tick", "tick_start_nimg", "last_snap_nimg"})
+
 
 class CompiledGenerator:
     """A generator whose map and synthesis run through torch.compile; every other attribute is the module's own,
@@ -240,16 +242,32 @@ class Trainer:
             self.D.load_state_dict(state["D"])
             self.opt_G.load_state_dict(state["opt_G"])
             self.opt_D.load_state_dict(state["opt_D"])
-        except (KeyError, RuntimeError, ValueError) as exc:
-            raise SpatialGANError(f"checkpoint does not match the model configuration: {exc}") from None
-        self.run_id = state.get("run_id")
+        except (KeyError, RuntimeError, ValueError, TypeError, AttributeError) as exc:
+            raise SpatialGANError(f"checkpoint does not match the model configuration: {str(exc)[:300]}") from None
+        self._load_progress(state)
+
+    def _load_progress(self, state: dict) -> None:
+        """Counters, run id, p, path-length mean and RNG, each type-checked (a forged file gets one error line)."""
+        progress, rng, run_id = state["progress"], state["rng"], state.get("run_id")
+        valid = (isinstance(progress, dict) and set(progress) <= PROGRESS_FIELDS
+                 and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in progress.values())
+                 and isinstance(rng, dict) and isinstance(rng.get("torch_cpu"), torch.Tensor)
+                 and rng["torch_cpu"].dtype == torch.uint8 and isinstance(state["pl_mean"], torch.Tensor)
+                 and state["pl_mean"].numel() == 1 and (run_id is None or isinstance(run_id, str))
+                 and isinstance(state.get("augment") or {}, dict))
+        if not valid:
+            raise SpatialGANError("checkpoint has malformed progress, RNG or run fields")
+        self.run_id = run_id
         self.augment.load_state_dict(state.get("augment") or {})    # older checkpoints: p starts at --augment-p
-        self.pl_mean = state["pl_mean"].to(self.device)
-        for k, v in state["progress"].items():
-            setattr(self, k, int(v))
-        torch.set_rng_state(state["rng"]["torch_cpu"])
-        if "torch_cuda" in state["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["rng"]["torch_cuda"])
+        self.pl_mean = state["pl_mean"].float().reshape(()).to(self.device)
+        for k, v in progress.items():
+            setattr(self, k, v)
+        try:
+            torch.set_rng_state(rng["torch_cpu"])
+            if "torch_cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(rng["torch_cuda"])
+        except (RuntimeError, TypeError, ValueError):
+            raise SpatialGANError("checkpoint has a malformed RNG state") from None
 
     @classmethod
     def from_checkpoint(cls, path, overrides: dict | None = None, dist: DistributedContext = SINGLE,

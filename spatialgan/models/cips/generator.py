@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from spatialgan import SpatialGANError
 from spatialgan.core.coords import pixel_grid
 from spatialgan.core.layers.coordinates import CoordinateEmbedding, FourierFeatures, ModulatedLinear
 from spatialgan.core.mapping import MappingNetwork
@@ -26,7 +27,8 @@ class CIPSGenerator(nn.Module):
                  channels: list[int] | None = None, corner_coords: bool = False):
         super().__init__()
         if num_layers < 2 or num_layers % 2:
-            raise ValueError(f"CIPS needs an even number of layers (a ToRGB after every second), got {num_layers}")
+            raise SpatialGANError(f"CIPS needs an even number of layers (--cips-layers; a ToRGB after every second), "
+                                  f"got {num_layers}")
         self.resolution, self.z_dim, self.w_dim, self.img_channels = resolution, z_dim, w_dim, img_channels
         self.num_layers = num_layers
         # The official CIPS feeds its Fourier features linspace(-1, 1) coordinates (pixel i of the R-pixel frame at

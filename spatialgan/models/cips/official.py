@@ -105,8 +105,9 @@ def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
         raise SpatialGANError(f"{src} holds no official CIPS generator (expected 'g_ema' with lff/conv1/linears)")
     try:
         ours, kw = official_cips_to_ours(state)
-    except (KeyError, IndexError, AttributeError) as exc:
-        raise SpatialGANError(f"{src}: an incomplete official CIPS generator (missing {exc})") from None
+    except (KeyError, IndexError, AttributeError, TypeError, ValueError, RuntimeError) as exc:
+        raise SpatialGANError(f"{src}: an incomplete official CIPS generator ({type(exc).__name__}: "
+                              f"{str(exc)[:200]})") from None
     res = kw["resolution"] or resolution
     if not res:
         raise SpatialGANError("a CIPS-NE checkpoint has no embedding to read the resolution from: pass it")
@@ -117,8 +118,12 @@ def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
                   cips_layers=kw["num_layers"], mapping_layers=kw["mapping_layers"],
                   coord_embedding=kw["coord_embedding"], cips_channels=kw["channels"], panorama_frames=None,
                   cips_coords="official-corners", outdir=str(dest), device="cpu")
-    G = build_generator(SimpleNamespace(**config))          # what loading the written file will build
-    missing = copy_matching(G, ours, "the CIPS generator")
+    try:
+        G = build_generator(SimpleNamespace(**config))          # what loading the written file will build
+        missing = copy_matching(G, ours, "the CIPS generator")
+    except (ValueError, RuntimeError, TypeError) as exc:      # odd layer counts, mis-shaped weights
+        raise SpatialGANError(f"{src}: not a consistent official CIPS generator ({str(exc).splitlines()[0][:200]})"
+                              ) from None
     if [m for m in missing if m != "mapping.w_avg"]:
         raise SpatialGANError(f"{src}: entries missing after conversion: {missing[:4]}")
     with torch.no_grad():   # truncation centre: the mean w of 10k latents (official files carry none)

@@ -32,16 +32,16 @@ def load_target(path: str | Path, resolution: int) -> torch.Tensor:
     """A photo as (1, 3, R, R) in [-1, 1]: the largest centred square, resized with Lanczos."""
     from PIL import Image, UnidentifiedImageError
 
-    from spatialgan.data.dataset import crop_square, to_rgb
+    from spatialgan.data.dataset import ImageTooLarge, crop_square, open_image
 
     path = Path(path)
     if not path.is_file():
         raise SpatialGANError(f"no image at {path}")
     try:
-        with Image.open(path) as img:
-            img.load()
-            img = to_rgb(img)
-    except (UnidentifiedImageError, OSError) as exc:
+        img = open_image(path)
+    except ImageTooLarge as exc:
+        raise SpatialGANError(f"{path}: {exc}") from None
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
         raise SpatialGANError(f"cannot read {path} as an image: {exc}") from None
     img = crop_square(img, "center").resize((resolution, resolution), Image.LANCZOS)
     array = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).view(resolution, resolution, 3)
@@ -69,6 +69,19 @@ def mean_w(G, samples: int = 1000, seed: int = 0) -> torch.Tensor:
         return G.map(z).mean(0, keepdim=True)
 
 
+MAX_STEPS, MAX_LR, MAX_SEED = 100_000, 10.0, 2 ** 63 - 1
+
+
+def check_project_options(steps, lr, noise_seed) -> None:
+    """One-line errors for the optimiser's settings (an infinite lr would 'succeed' with a black image)."""
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_STEPS:
+        raise SpatialGANError(f"--steps must be a whole number within 1..{MAX_STEPS}, got {steps}")
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or not 0 < lr <= MAX_LR:
+        raise SpatialGANError(f"--lr must be a number in (0, {MAX_LR:g}], got {lr}")
+    if isinstance(noise_seed, bool) or not isinstance(noise_seed, int) or not 0 <= noise_seed <= MAX_SEED:
+        raise SpatialGANError(f"--noise-seed must be a whole number within 0..2^63-1, got {noise_seed}")
+
+
 def project(G, target: torch.Tensor, steps: int = 300, lr: float = 0.05, lpips=None, noise_seed: int = 0,
             progress=None) -> Projection:
     """Optimises W+ for `target` (1, 3, R, R) in [-1, 1] at two scales. `lpips`: an LPIPS module or None."""
@@ -77,8 +90,7 @@ def project(G, target: torch.Tensor, steps: int = 300, lr: float = 0.05, lpips=N
     r = G.resolution
     if target.shape[-2:] != (r, r):
         raise SpatialGANError(f"the target must be {r}x{r} for this model, got {tuple(target.shape[-2:])}")
-    if steps < 1 or not lr > 0:
-        raise SpatialGANError("project needs steps >= 1 and a positive learning rate")
+    check_project_options(steps, lr, noise_seed)
     target = target.to(next(G.parameters()).device)
     small = resize_antialiased(target, r // 2)
     views = ((1.0, r, target), (2.0, r // 2, small))          # (scale, size, target): one frame, two pixel sizes

@@ -1,5 +1,6 @@
 """SSN (spatially stochastic networks): a grid of latent blocks, spatially modulated convs, block resampling."""
 
+from spatialgan import SpatialGANError
 from spatialgan.core.discriminator import build_discriminator
 from spatialgan.models.interface import ADA_RECIPE, DISTORTION, INIT_FROM_STYLEGAN2, RESAMPLE_BLOCKS, ModelSpec
 from spatialgan.models.ssn.adapter import SSNAdapter
@@ -10,6 +11,9 @@ from spatialgan.models.stylegan2 import PAPER_RECIPE as STYLEGAN2_PAPER
 
 
 def build_generator(cfg) -> SSNGenerator:
+    if max(cfg.latent_rows, cfg.latent_cols) > cfg.resolution:
+        raise SpatialGANError(f"SSN's latent grid {cfg.latent_rows}x{cfg.latent_cols} is finer than the "
+                              f"{cfg.resolution}x{cfg.resolution} image: a block must cover at least one pixel")
     return SSNGenerator(cfg.resolution, latent_rows=cfg.latent_rows, latent_cols=cfg.latent_cols, z_dim=cfg.z_dim,
                         w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base,
                         channel_max=cfg.width, upsample=cfg.upsample,
