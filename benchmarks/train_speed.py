@@ -116,7 +116,7 @@ def main() -> None:
         r = measure(model, args, augment)
         base = base or r["train"]
         windows = ", ".join(f"{x:.1f}" for x in r["train_all"])
-        print(f"| {model} | {r['layout']} | {r['params'] / 1e6:.2f}M | {r['train']:.1f} | {windows} | {r['gen']:.0f} | "
+        print(f"| {r['model']} | {r['layout']} | {r['params'] / 1e6:.2f}M | {r['train']:.1f} | {windows} | {r['gen']:.0f} | "
               f"{r['mem']:.0f} | {r['train'] / base:.2f} |", flush=True)
 
 
