@@ -116,8 +116,8 @@ def main() -> None:
         r = measure(model, args, augment)
         base = base or r["train"]
         windows = ", ".join(f"{x:.1f}" for x in r["train_all"])
-        print(f"| {r['model']} | {r['layout']} | {r['params'] / 1e6:.2f}M | {r['train']:.1f} | {windows} | {r['gen']:.0f} | "
-              f"{r['mem']:.0f} | {r['train'] / base:.2f} |", flush=True)
+        print(f"| {r['model']} | {r['layout']} | {r['params'] / 1e6:.2f}M | {r['train']:.1f} | {windows} | "
+              f"{r['gen']:.0f} | {r['mem']:.0f} | {r['train'] / base:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,8 @@ class View:
     band_pixels: int = option(1 << 16, "cips: pixels rendered at a time (bounds memory)", low=1)
     time_limit: float | None = option(None, "seconds a render may take, checked between tiles and bands (the "
                                       "studio's bound on one request's work)", low=1e-3, cli=False)
+    cancelled: object = option(None, "a callable, checked between tiles and bands, that returns True once the "
+                               "render is no longer wanted (the studio: its client has gone)", cli=False)
 
     def __post_init__(self):
         validate(self)
@@ -94,12 +96,15 @@ class View:
                 raise SpatialGANError(f"--{name} must be finite and within 1e6 of the origin")
 
     def deadline_check(self):
-        """A function to call between tiles or bands: raises once the view's time limit has passed."""
-        if self.time_limit is None:
+        """A function to call between tiles or bands: raises once the view's time limit has passed or the render
+        was cancelled."""
+        if self.time_limit is None and self.cancelled is None:
             return lambda: None
-        end = time.monotonic() + self.time_limit
+        end = time.monotonic() + (self.time_limit if self.time_limit is not None else math.inf)
 
         def check():
+            if self.cancelled is not None and self.cancelled():
+                raise RenderCancelled("the render was cancelled")
             if time.monotonic() > end:
                 raise SpatialGANError(f"the render took longer than its limit of {self.time_limit:g} s; ask for "
                                       "fewer pixels or a squarer shape")
@@ -115,6 +120,10 @@ class View:
         (x0, x1), (y0, y1) = region_for(resolution, self.width, self.height, self.center or (0.0, 0.0),
                                         self.scale or 1.0)
         return x0, x1, y0, y1
+
+
+class RenderCancelled(SpatialGANError):
+    """A render stopped between tiles because nobody waits for it any more."""
 
 
 def region_for(resolution: int, width: int, height: int, center=(0.0, 0.0), scale: float = 1.0

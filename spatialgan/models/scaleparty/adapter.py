@@ -26,6 +26,9 @@ def render_tiled(G, ws: torch.Tensor, width: int, height: int, center=(0.0, 0.0)
     return out
 
 
+CONST_NOISE_MAX_PIXELS = 1 << 20      # 1024 x 1024: about 1.5 GB peak RSS with the shipped model
+
+
 class ScalePartyAdapter(InferenceAdapter):
     noise_modes = NOISE_POLICIES
     default_noise = "grid"
@@ -62,7 +65,12 @@ class ScalePartyAdapter(InferenceAdapter):
             raise SpatialGANError(f"a scaleparty render has square pixels: region {x0:g},{x1:g},{y0:g},{y1:g} at "
                                   f"{view.width}x{view.height} would stretch them; use --center and --scale, or "
                                   "--warp stretch")
-        # 'const' noise is one map resized to each window, so tiles would show seams: render it in one window.
+        # 'const' noise is one map resized to each window, so tiles would show seams: it renders in one window,
+        # whose memory grows with its pixels (about 1.05 GB per megapixel, measured), so it is bounded.
+        if noise == "const" and view.width * view.height > CONST_NOISE_MAX_PIXELS:
+            raise SpatialGANError(f"--noise const renders untiled (about 1 GB per megapixel): at most "
+                                  f"{CONST_NOISE_MAX_PIXELS} pixels, got {view.width}x{view.height}; the default "
+                                  "grid noise renders any size in tiles that join exactly")
         tile = max(view.width, view.height) if noise == "const" else view.tile
         return render_tiled(self.G, ws, view.width, view.height, ((x0 + x1) / 2, (y0 + y1) / 2), sx, tile, noise,
                             view.noise_seed, self._warp(view.warp), view.deadline_check())
