@@ -123,12 +123,73 @@ def test_concurrent_renders_are_all_answered_correctly(studio):
     def worker(k):
         results[k] = studio.render("scaleparty", latent, 32, 32, scale=0.5)
 
+    studio.models["scaleparty"].max_queue = 8            # all six admitted (the default queue holds four)
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    studio.models["scaleparty"].max_queue = 4
     assert all(r == expected for r in results)
+
+
+def wait_until(condition, seconds=20.0):
+    deadline = time.time() + seconds
+    while not condition() and time.time() < deadline:
+        time.sleep(0.01)
+    assert condition()
+
+
+def test_a_full_queue_is_turned_away_and_a_gone_client_stops_waiting(studio):
+    from spatialgan.serve.studio import Cancelled, StudioBusy
+
+    entry = studio.models["scaleparty"]
+    latent = studio.sample("scaleparty", seed=4)["latent"]
+    expected = studio.render("scaleparty", latent, 16, 16)
+    results, gone = [], threading.Event()
+    entry.lock.acquire()                                  # a render in progress
+    try:
+        waiting = [threading.Thread(target=lambda: results.append(studio.render("scaleparty", latent, 16, 16)))
+                   for _ in range(entry.max_queue - 1)]
+
+        def abandoned():
+            try:
+                studio.render("scaleparty", latent, 16, 16, cancelled=gone.is_set)
+            except Cancelled:
+                results.append("cancelled")
+        waiting.append(threading.Thread(target=abandoned))
+        for t in waiting:
+            t.start()
+        wait_until(lambda: entry.admitted == entry.max_queue)
+        with pytest.raises(StudioBusy) as busy:
+            studio.render("scaleparty", latent, 16, 16)
+        assert busy.value.retry_after >= 1
+        gone.set()                                        # its client went away while it waited
+        wait_until(lambda: "cancelled" in results)
+        assert entry.admitted == entry.max_queue - 1      # its place in the queue is free again
+    finally:
+        entry.lock.release()
+    for t in waiting:
+        t.join()
+    assert results.count(expected) == entry.max_queue - 1 and entry.admitted == 0
+
+
+def test_a_cancelled_render_stops_between_tiles(studio):
+    from spatialgan.rendering import View, render_region
+
+    entry = studio.models["scaleparty"]
+    latent = studio.decode_latent(entry, studio.sample("scaleparty", seed=1)["latent"])
+    ws = entry.adapter.map(latent, 1.0)
+    calls = []
+
+    def cancelled():
+        calls.append(1)
+        return len(calls) > 2                             # gone after two tiles
+    view = View(64, 64, tile=16, cancelled=cancelled)
+    from spatialgan.rendering import RenderCancelled
+    with pytest.raises(RenderCancelled):
+        render_region(entry.adapter, ws, view)
+    assert len(calls) == 3                                # 16 tiles in all: it stopped at the third check
 
 
 def test_downloaded_latent_reproduces_the_image_from_the_cli(studio, tmp_path):
@@ -274,3 +335,56 @@ def test_http_refuses_foreign_hosts_big_bodies_and_never_echoes_big_inputs(studi
     assert huge_name.status_code == 422 and len(huge_name.text) < 500
     wrong = client.post("/api/sample", json={"model": "m" * 60, "seed": 1})
     assert wrong.status_code == 400 and len(wrong.text) < 500
+    latent = studio.sample("ssn", seed=1)["latent"]
+    echo = client.post("/api/resample", json={"model": "ssn", "latent": latent, "blocks": [[0] * 200000],
+                                              "count": 1})
+    assert echo.status_code == 400 and len(echo.text) < 500       # not the 200,000 values back
+
+
+def test_http_answers_503_with_retry_after_when_a_model_is_busy(studio):
+    from fastapi.testclient import TestClient
+
+    from spatialgan.serve.app import create_app
+
+    client = TestClient(create_app(studio), base_url="http://localhost")
+    entry = studio.models["ssn"]
+    entry.admitted = entry.max_queue                      # as if four requests were running and waiting
+    try:
+        response = client.post("/api/sample", json={"model": "ssn", "seed": 1})
+    finally:
+        entry.admitted = 0
+    assert response.status_code == 503 and int(response.headers["retry-after"]) >= 1
+    assert client.post("/api/sample", json={"model": "ssn", "seed": 1}).status_code == 200
+
+
+def test_a_client_that_never_finishes_its_request_is_disconnected(studio):
+    import uvicorn
+
+    from spatialgan.serve.app import create_app
+    from spatialgan.serve.protocol import TimedH11Protocol
+
+    class Quick(TimedH11Protocol):
+        read_timeout = 0.5
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(studio), host="127.0.0.1", port=port, log_level="warning",
+                                           http=Quick))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    wait_until(lambda: server.started)
+    try:
+        slow = socket.create_connection(("127.0.0.1", port))
+        slow.sendall(b"POST /api/sample HTTP/1.1\r\nHost: localhost\r\nContent-Len")     # and then nothing
+        slow.settimeout(5)
+        start = time.time()
+        assert slow.recv(100) == b""                      # closed by the server
+        assert time.time() - start < 3
+        slow.close()
+        whole = socket.create_connection(("127.0.0.1", port))
+        whole.sendall(b"GET /api/models HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        whole.settimeout(5)
+        assert whole.recv(12).startswith(b"HTTP/1.1 200")
+        whole.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

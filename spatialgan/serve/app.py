@@ -9,11 +9,51 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from spatialgan.serve.studio import Studio, StudioError
+from spatialgan.serve.studio import Cancelled, Studio, StudioBusy, StudioError
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 8 << 20              # bytes; the largest latent (4 MiB of base64) fits
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+MAX_CONNECTIONS = 64            # uvicorn answers 503 beyond this many open connections or tasks
+KEEP_ALIVE_SECONDS = 5
+MAX_MESSAGE = 300               # characters of an error message (never a whole echoed request)
+
+
+class BoundedBody:
+    """ASGI middleware: a POST must declare a Content-Length of at most MAX_BODY bytes (413 otherwise). Pure ASGI,
+    so that the routes still see the client's disconnect."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope["method"] == "POST":
+            length = dict(scope["headers"]).get(b"content-length", b"")
+            if not length.isdigit() or int(length) > MAX_BODY:
+                from fastapi.responses import JSONResponse
+
+                response = JSONResponse(status_code=413, content={
+                    "error": f"requests carry a Content-Length of at most {MAX_BODY} bytes"})
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+async def cancellable(request, work, *args):
+    """Runs `work(*args, cancelled=...)` in the thread pool; when the client disconnects, `cancelled()` turns True
+    so the work stops at its next check (between tiles, or while it waits for its model)."""
+    import asyncio
+    import threading
+
+    from starlette.concurrency import run_in_threadpool
+
+    gone = threading.Event()
+    task = asyncio.ensure_future(run_in_threadpool(work, *args, cancelled=gone.is_set))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=0.1)
+        if done:
+            return task.result()
+        if not gone.is_set() and await request.is_disconnected():
+            gone.set()
 
 
 class SampleRequest(BaseModel):
@@ -54,27 +94,29 @@ def create_app(studio: Studio, host: str = "127.0.0.1"):
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     app = FastAPI(title="spatialgan studio", docs_url=None, redoc_url=None)
+    app.add_middleware(BoundedBody)
     # Only requests addressed to this server's own name: a page elsewhere cannot reach it by DNS rebinding.
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=sorted({*LOOPBACK, host}))
 
-    @app.middleware("http")
-    async def bounded_body(request: Request, call_next):
-        if request.method == "POST":
-            length = request.headers.get("content-length")
-            if length is None or not length.isdigit() or int(length) > MAX_BODY:
-                return JSONResponse(status_code=413, content={"error": f"requests carry a Content-Length of at "
-                                                                       f"most {MAX_BODY} bytes"})
-        return await call_next(request)
-
     @app.exception_handler(StudioError)
     async def refused(request: Request, exc: StudioError):
-        return JSONResponse(status_code=400, content={"error": str(exc)})
+        return JSONResponse(status_code=400, content={"error": str(exc)[:MAX_MESSAGE]})
+
+    @app.exception_handler(StudioBusy)
+    async def busy(request: Request, exc: StudioBusy):
+        return JSONResponse(status_code=503, content={"error": str(exc)},
+                            headers={"Retry-After": str(exc.retry_after)})
+
+    @app.exception_handler(Cancelled)
+    async def cancelled(request: Request, exc: Cancelled):
+        return Response(status_code=499)             # nginx's 'client closed request': nobody reads it
 
     @app.exception_handler(RequestValidationError)
     async def malformed(request: Request, exc: RequestValidationError):
         first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
-        return JSONResponse(status_code=422, content={"error": f"{where}: {first.get('msg', 'malformed request')}"})
+        where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")[:80]
+        message = f"{where}: {first.get('msg', 'malformed request')}"
+        return JSONResponse(status_code=422, content={"error": message[:MAX_MESSAGE]})
 
     @app.get("/")
     def index():
@@ -88,18 +130,22 @@ def create_app(studio: Studio, host: str = "127.0.0.1"):
     def models():
         return {"models": [m.info() for m in studio.models.values()], "max_pixels": studio.max_pixels}
 
-    # Plain `def` routes run in FastAPI's thread pool; each model's lock serialises its renders.
+    # The work runs in the thread pool; each model's bounded queue serialises its renders, and a request whose
+    # client has gone stops waiting or rendering.
     @app.post("/api/sample")
-    def sample(req: SampleRequest):
-        return studio.sample(req.model, req.seed, req.truncation)
+    async def sample(req: SampleRequest, request: Request):
+        return await cancellable(request, studio.sample, req.model, req.seed, req.truncation)
 
     @app.post("/api/resample")
-    def resample(req: ResampleRequest):
-        return {"results": studio.resample(req.model, req.latent, req.blocks, req.count, req.seed, req.truncation)}
+    async def resample(req: ResampleRequest, request: Request):
+        results = await cancellable(request, studio.resample, req.model, req.latent, req.blocks, req.count,
+                                    req.seed, req.truncation)
+        return {"results": results}
 
     @app.post("/api/render")
-    def render(req: RenderRequest):
-        png = studio.render(req.model, req.latent, req.width, req.height, req.center, req.scale, req.truncation)
+    async def render(req: RenderRequest, request: Request):
+        png = await cancellable(request, studio.render, req.model, req.latent, req.width, req.height, req.center,
+                                req.scale, req.truncation)
         return Response(png, media_type="image/png")
 
     @app.post("/api/latent")
@@ -161,4 +207,7 @@ def serve(checkpoints: list[str], host: str = "127.0.0.1", port: int = 7860, dev
     app = create_app(load_studio(checkpoints, device, max_pixels), host)
     check_bindable(host, port)
     print(f"spatialgan studio on http://{host}:{port}/ ({len(checkpoints)} model(s))")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    from spatialgan.serve.protocol import TimedH11Protocol
+
+    uvicorn.run(app, host=host, port=port, log_level="warning", http=TimedH11Protocol,
+                limit_concurrency=MAX_CONNECTIONS, timeout_keep_alive=KEEP_ALIVE_SECONDS)

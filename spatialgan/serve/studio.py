@@ -12,6 +12,7 @@ import base64
 import io
 import math
 import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,13 +28,57 @@ class StudioError(ValueError):
     """A request the studio refuses (shown to the user as a 4xx message)."""
 
 
+class StudioBusy(Exception):
+    """A model's queue is full (a 503 with Retry-After for the page)."""
+
+    def __init__(self, name: str, retry_after: int):
+        super().__init__(f"{name} is busy ({retry_after} s); try again shortly")
+        self.retry_after = retry_after
+
+
+class Cancelled(Exception):
+    """The request's client went away while it waited or rendered; nothing is sent."""
+
+
+def shown(value, limit: int = 60) -> str:
+    """A value as an error message may echo it: its repr, cut to `limit` characters."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} characters)"
+
+
 @dataclass
 class LoadedModel:
-    """A served model: its short name, the API Model, and a lock (one render at a time per model)."""
+    """A served model: its short name, the API Model, and a bounded queue: one render at a time, at most
+    `max_queue` requests admitted (running or waiting); more are turned away at once."""
 
     name: str
     model: object
     lock: threading.Lock = field(default_factory=threading.Lock)
+    max_queue: int = 4
+    admitted: int = 0
+    _count_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @contextmanager
+    def turn(self, cancelled=None):
+        """Waits for this model's turn; StudioBusy when the queue is full, Cancelled when `cancelled()` turns
+        True while waiting."""
+        with self._count_lock:
+            if self.admitted >= self.max_queue:
+                raise StudioBusy(self.name, retry_after=max(1, self.admitted))
+            self.admitted += 1
+        try:
+            while not self.lock.acquire(timeout=0.05):
+                if cancelled is not None and cancelled():
+                    raise Cancelled()
+            try:
+                if cancelled is not None and cancelled():
+                    raise Cancelled()
+                yield
+            finally:
+                self.lock.release()
+        finally:
+            with self._count_lock:
+                self.admitted -= 1
 
     @property
     def kind(self) -> str:
@@ -80,7 +125,7 @@ class Studio:
     # ------------------------------------------------------------------------------------------ checks
     def model(self, name: str) -> LoadedModel:
         if name not in self.models:
-            raise StudioError(f"unknown model {name[:40]!r}; available: {', '.join(self.models)}")
+            raise StudioError(f"unknown model {shown(name, 40)}; available: {', '.join(self.models)}")
         return self.models[name]
 
     def decode_latent(self, entry: LoadedModel, text: str) -> torch.Tensor:
@@ -115,7 +160,7 @@ class Studio:
 
     # ------------------------------------------------------------------------------------------ operations
     @torch.no_grad()
-    def sample(self, name: str, seed: int, truncation: float = 1.0) -> dict:
+    def sample(self, name: str, seed: int, truncation: float = 1.0, cancelled=None) -> dict:
         from spatialgan.latents import latent_for_seed
 
         entry = self.model(name)
@@ -123,20 +168,17 @@ class Studio:
         if not 0 <= seed < 2 ** 32:
             raise StudioError("seed must be within 0..2^32-1 (torch's generator keeps 32 bits of a seed)")
         z = latent_for_seed(seed, entry.adapter.latent_shape()).to(entry.adapter.device)
-        return {"latent": encode_latent(z), "image": self.image(entry, z, truncation)}
+        return {"latent": encode_latent(z), "image": self.images(entry, z, truncation, cancelled)[0]}
 
-    def image(self, entry: LoadedModel, z: torch.Tensor, truncation: float) -> str:
-        return self.images(entry, z, truncation)[0]
-
-    def images(self, entry: LoadedModel, z: torch.Tensor, truncation: float) -> list[str]:
+    def images(self, entry: LoadedModel, z: torch.Tensor, truncation: float, cancelled=None) -> list[str]:
         """Base64 PNGs of a batch of latents, generated in one pass."""
-        with entry.lock:
+        with entry.turn(cancelled):
             images = entry.adapter.sample(z, truncation, "const")
         return [base64.b64encode(png_bytes(images[k:k + 1])).decode() for k in range(images.shape[0])]
 
     @torch.no_grad()
     def resample(self, name: str, latent: str, blocks: list[list[int]], count: int, seed: int,
-                 truncation: float = 1.0) -> list[dict]:
+                 truncation: float = 1.0, cancelled=None) -> list[dict]:
         """`count` versions of the latent with `blocks` (row, column) redrawn from fresh N(0, I) latents."""
         entry = self.model(name)
         if not entry.can(RESAMPLE_BLOCKS):
@@ -149,7 +191,7 @@ class Studio:
             raise StudioError("choose at least one block")
         for block in blocks:
             if len(block) != 2 or not (0 <= block[0] < rows and 0 <= block[1] < cols):
-                raise StudioError(f"block {block} is outside the {rows}x{cols} latent grid")
+                raise StudioError(f"block {shown(block)} is outside the {rows}x{cols} latent grid")
         if not 1 <= count <= self.max_count:
             raise StudioError(f"count must be within 1..{self.max_count}")
         from spatialgan.models.ssn.resample import resample_noise_seed
@@ -158,15 +200,15 @@ class Studio:
         gen = torch.Generator().manual_seed(resample_noise_seed(seed, -1))
         fresh = torch.randn(count, *z.shape[1:], generator=gen).to(z.device)
         latents = entry.adapter.replace_blocks(z, [tuple(b) for b in blocks], fresh)
-        images = self.images(entry, latents, truncation)
+        images = self.images(entry, latents, truncation, cancelled)
         return [{"latent": encode_latent(latents[k:k + 1]), "image": images[k]} for k in range(count)]
 
     @torch.no_grad()
     def render(self, name: str, latent: str, width: int, height: int, center=(0.0, 0.0), scale: float = 1.0,
-               truncation: float = 1.0) -> bytes:
+               truncation: float = 1.0, cancelled=None) -> bytes:
         """A PNG of the latent's image over width x height pixels centred on `center`, pixels `scale` times the
         trained frame's (CIPS and ScaleParty); for a cylindrical CIPS, x wraps around the panorama."""
-        from spatialgan.rendering import View, render_region
+        from spatialgan.rendering import RenderCancelled, View, render_region
 
         entry = self.model(name)
         if not entry.can(ANY_REGION):
@@ -179,10 +221,13 @@ class Studio:
         if not all(math.isfinite(c) and abs(c) <= 1e4 for c in center):
             raise StudioError("the centre must be finite and within 1e4 of the origin")
         z = self.decode_latent(entry, latent)
-        view = View(width, height, center=tuple(center), scale=scale, noise_seed=0, time_limit=self.render_seconds)
-        with entry.lock:
+        view = View(width, height, center=tuple(center), scale=scale, noise_seed=0, time_limit=self.render_seconds,
+                    cancelled=cancelled)
+        with entry.turn(cancelled):
             try:
                 image = render_region(entry.adapter, entry.adapter.map(z, truncation), view)
+            except RenderCancelled:
+                raise Cancelled() from None
             except SpatialGANError as exc:          # e.g. the time limit
                 raise StudioError(str(exc)) from None
         return png_bytes(image)
@@ -195,7 +240,7 @@ class Studio:
         self.check_truncation(truncation)
         z = self.decode_latent(entry, latent)
         tensors = {"z": z.cpu().contiguous()}
-        with torch.no_grad(), entry.lock:
+        with torch.no_grad(), entry.turn():
             if entry.can(WS_INPUT):
                 tensors["ws"] = entry.adapter.map(z, truncation).cpu().contiguous()
         return save(tensors, metadata={"model": entry.kind, "name": name, "truncation": str(truncation)})
