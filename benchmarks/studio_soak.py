@@ -49,10 +49,19 @@ def rss_mb(pid: int) -> float:
 
 
 def post(port: int, route: str, body: dict) -> bytes:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{route}", data=json.dumps(body).encode(),
-                                     headers={"content-type": "application/json"})
-    with urllib.request.urlopen(request, timeout=120) as response:
-        return response.read()
+    """One POST; a 503 (the model's queue is full) is retried after its Retry-After, as the page does."""
+    import urllib.error
+
+    while True:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{route}", data=json.dumps(body).encode(),
+                                         headers={"content-type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=120) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            if exc.code != 503:
+                raise
+            time.sleep(float(exc.headers.get("Retry-After", 1)))
 
 
 def workload(port: int, k: int) -> None:

@@ -8,9 +8,14 @@ function model() { return state.models[$("model").value]; }
 function truncation() { return parseFloat($("truncation").value); }
 function showError(text) { $("error").textContent = text || ""; }
 
-async function api(path, body, binary = false) {
+async function api(path, body, binary = false, tries = 3) {
   const res = await fetch(path, { method: "POST", headers: { "Content-Type": "application/json" },
                                   body: JSON.stringify(body) });
+  if (res.status === 503 && tries > 1) {     // the model's queue is full: wait as the server asks, then retry
+    const seconds = parseFloat(res.headers.get("Retry-After") || "1");
+    await new Promise((done) => setTimeout(done, 1000 * Math.min(seconds, 10)));
+    return api(path, body, binary, tries - 1);
+  }
   if (!res.ok) {
     let message = res.statusText;
     try { message = (await res.json()).error || message; } catch (e) { /* not JSON */ }
