@@ -389,9 +389,11 @@ def test_a_huge_non_checkpoint_is_refused_without_reading_it(tmp_path):
     big = tmp_path / "big.safetensors"
     with open(big, "wb") as f:
         f.truncate(8 * 2 ** 30)                              # sparse: 8 GiB of zeros, no disk used
-    code = ("import resource, sys\nfrom spatialgan.checkpoint import load_checkpoint\nfrom spatialgan import "
+    # VmHWM (this process image's peak RSS; ru_maxrss would also count the forked pytest before exec).
+    code = ("import sys\nfrom spatialgan.checkpoint import load_checkpoint\nfrom spatialgan import "
             "SpatialGANError\ntry:\n    load_checkpoint(sys.argv[1])\nexcept SpatialGANError as e:\n    print(e)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)")
+            "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+            "print(int(hwm.split()[1]) // 1024)")
     proc = subprocess.run([sys.executable, "-c", code, str(big)], capture_output=True, text=True, timeout=120)
     message, peak_mb = proc.stdout.strip().splitlines()
     assert "truncated or corrupt" in message
