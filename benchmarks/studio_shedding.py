@@ -26,14 +26,12 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.studio_soak import free_port, wait_until_serving  # noqa: E402
+
 SERVER = "import sys\nfrom spatialgan.serve import app\napp.serve(['ssn', 'cips', 'scaleparty'], '127.0.0.1', " \
          "int(sys.argv[1]), 'cpu', 1 << 20)\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -144,13 +142,7 @@ def measure(tree: Path, args) -> dict:
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port)], env=env, cwd=str(tree),
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/models", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(port)
         latent = json.loads(post(port, "/api/sample", {"model": "scaleparty", "seed": 1})[2])["latent"]
         heavy = {"model": "scaleparty", "latent": latent, "width": 1024, "height": 1024, "center": [0, 0],
                  "scale": 0.25}

@@ -41,6 +41,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_serving(port: int, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/models", timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -83,13 +93,7 @@ def soak(mode: str, requests: int, clients: int) -> list[tuple[float, int, float
     server = subprocess.Popen([sys.executable, "-c", SERVER, str(port), mode], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/models", timeout=2).read()
-                break
-            except OSError:
-                time.sleep(0.2)
+        wait_until_serving(port)
         done, lock, samples, start = [0], threading.Lock(), [], time.time()
         samples.append((0.0, 0, rss_mb(server.pid)))
 
