@@ -25,10 +25,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.photo_quality import SHARED, diversity, reals, swd  # noqa: E402
+from benchmarks.photo_quality import SHARED, diversity, reals  # noqa: E402
 from spatialgan.checkpoint import find_snapshots, load_checkpoint  # noqa: E402
 from spatialgan.config import TrainConfig  # noqa: E402
 from spatialgan.imageutils import from_uint8, to_uint8  # noqa: E402
+from spatialgan.metrics.swd import PatchCollector, swd_from_collectors  # noqa: E402
 from spatialgan.registry import get_model, make_adapter  # noqa: E402
 
 SETS = ("small", "full")
@@ -86,7 +87,16 @@ def sign_statistic(D, images_uint8: torch.Tensor) -> float:
     return float(torch.sign(logits).mean())
 
 
-def evaluate_snapshot(path: Path, held: torch.Tensor, train_reals: torch.Tensor, extractor, num: int) -> dict:
+def collect(images: torch.Tensor, resolution: int, seed: int) -> PatchCollector:
+    collector = PatchCollector(resolution, seed)
+    for chunk in images.split(256):
+        collector.add(chunk)
+    return collector
+
+
+def evaluate_snapshot(path: Path, held: dict, train_reals: torch.Tensor, extractor, num: int) -> dict:
+    """held: the held-back crops ('images'), their SWD patches ('patches', seed 0) and features ('features'),
+    computed once; the figures equal photo_quality's swd() and KID on the same images."""
     state = load_checkpoint(path)
     cfg = TrainConfig.from_dict(state["config"])
     spec = get_model(cfg.model)
@@ -101,10 +111,12 @@ def evaluate_snapshot(path: Path, held: torch.Tensor, train_reals: torch.Tensor,
     fakes = torch.from_numpy(to_uint8(fakes)).permute(0, 3, 1, 2).contiguous()
     from spatialgan.metrics.kid import kid
 
-    return {"kimg": state["progress"]["cur_nimg"] / 1000, "swd": swd(held, fakes, cfg.resolution),
-            "kid_x1e3": kid(extractor(held), extractor(fakes)) * 1e3 if extractor else float("nan"),
+    fake_patches = collect(fakes, cfg.resolution, 1)
+    return {"kimg": state["progress"]["cur_nimg"] / 1000,
+            "swd": swd_from_collectors(held["patches"], fake_patches, 0)["value"],
+            "kid_x1e3": kid(held["features"], extractor(fakes)) * 1e3 if extractor else float("nan"),
             "diversity": diversity(fakes), "sign_train": sign_statistic(D, train_reals),
-            "sign_heldout": sign_statistic(D, held)}
+            "sign_heldout": sign_statistic(D, held["images"])}
 
 
 def p_curve(run: Path) -> list[tuple[float, float]]:
@@ -112,12 +124,14 @@ def p_curve(run: Path) -> list[tuple[float, float]]:
     return [(r["kimg"], r.get("Augment/p", 0.0)) for r in rows if "tick" in r]
 
 
-def evaluate(out: Path, num: int, json_path: Path | None, png: Path | None, weights: str) -> dict:
+def evaluate(out: Path, num: int, json_path: Path | None, png: Path | None, weights: str, stride: int = 1) -> dict:
     from spatialgan.metrics.features import build_extractor
 
     torch.manual_seed(0)
-    held = reals(str(out / "full-heldout.zip"), 0, num, 32)
+    images = reals(str(out / "full-heldout.zip"), 0, num, 32)
     extractor = build_extractor("resnet20", weights) if Path(weights).is_file() else None
+    held = {"images": images, "patches": collect(images, 32, 0),
+            "features": extractor(images) if extractor else None}
     cache = json.loads(json_path.read_text()) if json_path and json_path.is_file() else {}
     results = {}
     for dataset in SETS:
@@ -128,13 +142,15 @@ def evaluate(out: Path, num: int, json_path: Path | None, png: Path | None, weig
                 continue
             done = {row["kimg"]: row for row in cache.get(run.name, {}).get("snapshots", [])}
             rows = []
-            for snap in find_snapshots(run):
+            snaps = find_snapshots(run)
+            chosen = snaps[stride - 1::stride] + ([snaps[-1]] if len(snaps) % stride else [])
+            for snap in chosen:
                 kimg = int(snap.stem.split("-")[-1]) / 1000
                 rows.append(done.get(kimg) or evaluate_snapshot(snap, held, train_reals, extractor, num))
                 print(run.name, json.dumps(rows[-1]), flush=True)
-            results[run.name] = {"snapshots": rows, "p": p_curve(run)}
-            if json_path:
-                json_path.write_text(json.dumps({**cache, **results}, indent=1))
+                results[run.name] = {"snapshots": rows, "p": p_curve(run)}
+                if json_path:                            # after every snapshot: an interrupted pass keeps its work
+                    json_path.write_text(json.dumps({**cache, **results}, indent=1))
     print_table(results)
     if png:
         plot(results, png)
@@ -214,6 +230,7 @@ def main() -> None:
                    help="p's speed (default 100: at ADA's 500, p could not pass 0.12 in 60 kimg)")
     p.add_argument("--conditions", default=",".join(f"{s}-{a}" for s in SETS for a in AUGMENTS))
     p.add_argument("--num", type=int, default=2000)
+    p.add_argument("--stride", type=int, default=1, help="evaluate every N-th snapshot (and the last)")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--png", type=Path, default=None)
     p.add_argument("--resnet20-weights", default=str(SHARED / "weights" / "resnet20-cifar10-12fca82f.th"))
@@ -225,7 +242,7 @@ def main() -> None:
     elif args.step == "train":
         train(out, args.kimg, args.conditions.split(","), args.ada_kimg)
     else:
-        evaluate(out, args.num, args.json, args.png, args.resnet20_weights)
+        evaluate(out, args.num, args.json, args.png, args.resnet20_weights, args.stride)
 
 
 if __name__ == "__main__":
