@@ -3,8 +3,10 @@
 
     python benchmarks/augment_small_data.py prepare --out build/augment
     python benchmarks/augment_small_data.py train --out build/augment --kimg 60      # resumable; SIGTERM saves
-    python benchmarks/augment_small_data.py evaluate --out build/augment --png benchmarks/augment-curves.png \\
+    python benchmarks/augment_small_data.py evaluate --out build/augment --stride 2 \\
         --json benchmarks/results/augment-small-data.json
+    python benchmarks/augment_small_data.py report --json benchmarks/results/augment-small-data.json \\
+        --png benchmarks/augment-curves.png
 
 Both sets are scored against the same crops of the 27 photos the full set holds back. At every snapshot: SWD x1e3
 and the KID proxy (CIFAR-10 ResNet-20 features) of G_ema against held-back crops, diversity, and D's sign
@@ -223,7 +225,7 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("step", choices=("prepare", "train", "evaluate"))
+    p.add_argument("step", choices=("prepare", "train", "evaluate", "report"))
     p.add_argument("--out", default="build/augment")
     p.add_argument("--kimg", type=float, default=60)
     p.add_argument("--ada-kimg", type=float, default=100,
@@ -241,8 +243,13 @@ def main() -> None:
         prepare(out)
     elif args.step == "train":
         train(out, args.kimg, args.conditions.split(","), args.ada_kimg)
-    else:
+    elif args.step == "evaluate":
         evaluate(out, args.num, args.json, args.png, args.resnet20_weights, args.stride)
+    else:                        # table and curves from the JSON an evaluate pass wrote
+        results = json.loads(args.json.read_text())
+        print_table(results)
+        if args.png:
+            plot(results, args.png)
 
 
 if __name__ == "__main__":
