@@ -108,11 +108,7 @@ def average_running_buffers(module: torch.nn.Module, ctx: DistributedContext, su
 
 
 def mean_over_ranks(value: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:
-    if not ctx.enabled:
-        return value
-    value = value.detach().clone()
-    dist.all_reduce(value)
-    return value / ctx.world
+    return sum_over_ranks(value, ctx) / ctx.world if ctx.enabled else value
 
 
 def sum_over_ranks(value: torch.Tensor, ctx: DistributedContext) -> torch.Tensor:

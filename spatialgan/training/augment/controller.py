@@ -23,15 +23,16 @@ class AdaptiveProbability:
         self.last_rt: float | None = None
 
     def accumulate(self, real_logits: torch.Tensor) -> None:
-        signs = torch.sign(real_logits.detach().float())
-        self.sign_sum += float(signs.sum())
-        self.count += signs.numel()
+        """Kept on the logits' device: the one host sync is at the adjustment, every ADJUST_INTERVAL steps."""
+        signs = torch.sign(real_logits.detach().float()).sum()
+        self.sign_sum = signs + self.sign_sum
+        self.count += real_logits.numel()
 
     def update(self, step: int, images_per_step: int, reduce_sum=None) -> None:
         """Call after every iteration; every ADJUST_INTERVAL-th moves p. `reduce_sum` sums a tensor over ranks."""
         if (step + 1) % ADJUST_INTERVAL:
             return
-        totals = torch.tensor([self.sign_sum, float(self.count)], dtype=torch.float64)
+        totals = torch.tensor([float(self.sign_sum), float(self.count)], dtype=torch.float64)
         if reduce_sum is not None:
             totals = reduce_sum(totals)
         self.sign_sum, self.count = 0.0, 0
@@ -44,7 +45,7 @@ class AdaptiveProbability:
 
     def state_dict(self) -> dict:
         return {"p": torch.tensor(self.p, dtype=torch.float64),
-                "sign_sum": torch.tensor(self.sign_sum, dtype=torch.float64),
+                "sign_sum": torch.tensor(float(self.sign_sum), dtype=torch.float64),
                 "count": torch.tensor(self.count, dtype=torch.int64)}
 
     def load_state_dict(self, state: dict) -> None:
