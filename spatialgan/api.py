@@ -12,12 +12,14 @@ The CLI and the studio are thin layers over this module. Inference never imports
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from spatialgan import SpatialGANError
+from spatialgan.autocast import autocast, check_amp, config_key, use_bf16
 from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint
 from spatialgan.config import TrainConfig
 from spatialgan.latents import check_truncation, latent_for_seed
@@ -52,10 +54,36 @@ def resolve_source(source: str | Path | None) -> Path:
 class Model:
     """A trained generator (G_ema) with its config, its model spec and its inference adapter."""
 
-    def __init__(self, G: torch.nn.Module, config: TrainConfig, source: str = ""):
+    def __init__(self, G: torch.nn.Module, config: TrainConfig, source: str = "", amp: str = "auto"):
         self.G, self.config, self.source = G, config, source
         self.spec = get_model(config.model)
         self.adapter = make_adapter(self.spec, G, config)
+        self.amp = check_amp(amp)
+        self._bf16: bool | None = None       # decided on first use (a probe may time both precisions)
+
+    @property
+    def bf16(self) -> bool:
+        """Whether this model renders under bf16 autocast (--amp; auto: where measured faster here)."""
+        if self._bf16 is None:
+            key = config_key("infer", self.config)
+            self._bf16 = use_bf16(self.amp, self.device, key, self._seconds_per_batch)
+        return self._bf16
+
+    def _seconds_per_batch(self, bf16: bool) -> float:
+        z = torch.randn(8, *self.adapter.latent_shape(), generator=torch.Generator().manual_seed(0))
+        times = []
+        with torch.no_grad(), autocast(self.device, bf16):
+            for _ in range(4):                 # the first is warm-up
+                start = time.perf_counter()
+                self.adapter.sample(z.to(self.device))
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                times.append(time.perf_counter() - start)
+        return sorted(times[1:])[1]
+
+    def precision(self):
+        """The autocast context the model computes under (bf16 or none); tools that call the adapter use it."""
+        return autocast(self.device, self.bf16)
 
     def __repr__(self) -> str:
         return f"Model({self.name!r}, {self.resolution}px, from {self.source or 'memory'})"
@@ -107,7 +135,9 @@ class Model:
         z = self.latents(seeds) if z is None else z.to(self.device)
         if noise_mode is not None:
             self.adapter.check_noise(noise_mode)
-        return torch.cat([self.adapter.sample(chunk, truncation_psi, noise_mode) for chunk in z.split(batch)])
+        with self.precision():
+            return torch.cat([self.adapter.sample(chunk, truncation_psi, noise_mode).float()
+                              for chunk in z.split(batch)])
 
     def resample(self, blocks, count: int = 4, seed: int | None = None, z: torch.Tensor | None = None,
                  truncation_psi: float = 1.0):
@@ -118,8 +148,9 @@ class Model:
         check_truncation(truncation_psi)
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_RESAMPLES:
             raise SpatialGANError(f"count must be a whole number within 1..{MAX_RESAMPLES}, got {count}")
-        return resample_blocks(self.adapter, self._latent(seed, z), [tuple(b) for b in blocks], count,
-                               truncation_psi, image_seed=seed or 0)
+        with self.precision():
+            return resample_blocks(self.adapter, self._latent(seed, z), [tuple(b) for b in blocks], count,
+                                   truncation_psi, image_seed=seed or 0)
 
     @torch.no_grad()
     def render(self, seed: int | None = None, z: torch.Tensor | None = None, ws: torch.Tensor | None = None,
@@ -136,14 +167,18 @@ class Model:
             ws = self.adapter.map(self._latent(seed, z), truncation_psi)
         else:
             require(self.spec, WS_INPUT, "rendering from a W+ latent")
-        return render_region(self.adapter, ws.to(self.device), spec)
+        with self.precision():
+            return render_region(self.adapter, ws.to(self.device), spec)
 
     def render_full_frame(self, z: torch.Tensor, resolution: int, truncation_psi: float = 1.0) -> torch.Tensor:
-        return self.adapter.render_full_frame(z.to(self.device), resolution, truncation_psi)
+        with self.precision():
+            return self.adapter.render_full_frame(z.to(self.device), resolution, truncation_psi).float()
 
 
-def load(source: str | Path | None = "ssn", device: str = "cpu", ema: bool = True) -> Model:
-    """A Model from a shipped name ('ssn', 'cips', 'scaleparty'), a run folder or a checkpoint file."""
+def load(source: str | Path | None = "ssn", device: str = "cpu", ema: bool = True, amp: str = "auto") -> Model:
+    """A Model from a shipped name ('ssn', 'cips', 'scaleparty'), a run folder or a checkpoint file. amp: 'auto'
+    (bf16 where it measured faster on this machine), 'bf16' or 'off'."""
+    check_amp(amp)
     path = resolve_source(source)
     state = load_checkpoint(path)
     if not isinstance(state.get("config"), dict):
@@ -156,4 +191,4 @@ def load(source: str | Path | None = "ssn", device: str = "cpu", ema: bool = Tru
     except (KeyError, RuntimeError, TypeError, AttributeError, ValueError) as exc:   # forged or mismatched fields
         raise SpatialGANError(f"checkpoint {path} does not match its own config: {str(exc)[:300]}") from None
     G = G.to(resolve_device(device)).eval().requires_grad_(False)
-    return Model(G, config, str(path))
+    return Model(G, config, str(path), amp=amp)

@@ -12,6 +12,14 @@ from spatialgan import SpatialGANError, __version__
 DEVICE_HELP = "auto, cpu, cuda or cuda:N"
 
 
+def _device(p):
+    """--device and --amp of the inference commands."""
+    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    p.add_argument("--amp", default="auto", choices=["auto", "bf16", "off"],
+                   help="bf16 autocast: auto (where it measured faster on this machine; fp32 on CPUs without bf16 "
+                   "units), bf16 or off (8-bit output within a few levels of fp32: README)")
+
+
 def _ckpt(p, required=True, nargs=None):
     p.add_argument("--ckpt", required=required, nargs=nargs, default=None,
                    help="checkpoint file, run folder (newest snapshot) or shipped model name: ssn, cips, scaleparty")
@@ -63,7 +71,7 @@ def _add_generate(sub):
     p.add_argument("--noise-mode", default="const", choices=["const", "random", "none", "grid"],
                    help="grid: scaleparty's noise fixed in image space")
     p.add_argument("--grid", action="store_true", help="also write grid.png")
-    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    _device(p)
     p.set_defaults(func=cmd_generate)
 
 
@@ -73,7 +81,7 @@ def cmd_generate(args) -> int:
     from spatialgan.latents import load_latent_file, parse_seeds
 
     seeds = parse_seeds(args.seeds, limit=100_000)
-    model = load(args.ckpt, args.device)
+    model = load(args.ckpt, args.device, amp=args.amp)
     if args.latent:
         z = load_latent_file(args.latent, model.adapter.latent_shape())
         images, seeds = model.sample(z=z, truncation_psi=args.trunc, noise_mode=args.noise_mode), range(len(z))
@@ -92,7 +100,7 @@ def _add_serve(sub):
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--max-pixels", type=int, default=1 << 20, help="largest render in pixels (default 1048576)")
-    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    _device(p)
     p.set_defaults(func=cmd_serve)
 
 
@@ -102,7 +110,7 @@ def cmd_serve(args) -> int:
 
     if args.max_pixels < 1 or not 0 < args.port < 65536:
         raise SpatialGANError("--max-pixels must be positive and --port within 1..65535")
-    serve(args.ckpt or list(SHIPPED_MODELS), args.host, args.port, args.device, args.max_pixels)
+    serve(args.ckpt or list(SHIPPED_MODELS), args.host, args.port, args.device, args.max_pixels, args.amp)
     return 0
 
 
@@ -116,7 +124,7 @@ def _add_resample(sub):
     p.add_argument("--count", type=int, default=4, help="number of resamples")
     p.add_argument("--outdir", required=True)
     p.add_argument("--trunc", type=float, default=1.0)
-    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    _device(p)
     p.set_defaults(func=cmd_resample)
 
 
@@ -125,7 +133,8 @@ def cmd_resample(args) -> int:
     from spatialgan.models.ssn.resample import parse_blocks, write_resample_outputs
 
     blocks = parse_blocks(args.blocks)
-    result = load(args.ckpt, args.device).resample(blocks, args.count, seed=args.seed, truncation_psi=args.trunc)
+    result = load(args.ckpt, args.device, amp=args.amp).resample(blocks, args.count, seed=args.seed,
+                                                                 truncation_psi=args.trunc)
     written = write_resample_outputs(result, args.outdir)
     change = result.change()
     print(f"wrote {len(written)} files to {args.outdir}; mean squared change inside the blocks "
@@ -190,7 +199,7 @@ def _add_render(sub):
     p.add_argument("--ws", default=None, help="scaleparty: a W+ latent file (from project or the studio) instead "
                    "of --seed's latent")
     p.add_argument("--out", required=True, help="output image (.png)")
-    p.add_argument("--device", default="cpu", help=DEVICE_HELP)
+    _device(p)
     p.set_defaults(func=cmd_render, option_names=_declared_flags(p, View, "what to render (spatialgan.View)"))
 
 
@@ -201,7 +210,7 @@ def cmd_render(args) -> int:
 
     check_image_path(args.out)
     (width, height), view = parse_size(args.size), _given(args)
-    model = load(args.ckpt, args.device)
+    model = load(args.ckpt, args.device, amp=args.amp)
     ws = None
     if args.ws:
         from spatialgan.models.interface import WS_INPUT, require

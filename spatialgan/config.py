@@ -12,6 +12,7 @@ import re
 from dataclasses import MISSING, asdict, dataclass, fields
 
 from spatialgan import SpatialGANError
+from spatialgan.autocast import AMP_MODES, check_amp
 from spatialgan.models.interface import ADA_RECIPE
 from spatialgan.options import option, validate
 from spatialgan.registry import MODELS, get_model
@@ -91,7 +92,9 @@ class CoreOptions:
                                    "(SSN's transfer recipe)", group=RUN)
     seed: int = option(0, "random seed", low=0, high=2 ** 63 - 1, group=RUN)
     device: str = option("auto", "auto, cpu, cuda or cuda:N", group=RUN)
-    amp: bool = option(False, "bf16 mixed precision (CUDA only)", group=RUN)
+    amp: str = option("auto", "bf16 autocast: auto (only where it measured faster for this configuration on this "
+                      "machine; fp32 on CPUs without bf16 units), bf16 or off", choices=AMP_MODES, group=RUN,
+                      legacy="off")
     fp16_res: int = option(0, "float16 in the N highest-resolution blocks of G and D, activations clamped to "
                            "+-256 (StyleGAN2-ADA uses 4)", low=0, high=16, group=RUN)
     compile: bool = option(False, "torch.compile the networks for the main G and D phases (regularizers stay "
@@ -125,7 +128,7 @@ class _ConfigBehaviour:
             self.width = 512 if on_cuda else 128    # a CPU cannot train 512 wide
         if self.channels_last is None:
             self.channels_last = not on_cuda        # NCHW measured faster on CUDA
-        if self.amp and self.fp16_res:
+        if self.amp == "bf16" and self.fp16_res:
             raise SpatialGANError("choose bf16 autocast (--amp) or float16 high-resolution blocks (--fp16-res), "
                                   "not both")
         if self.resolution & (self.resolution - 1):
@@ -160,6 +163,8 @@ class _ConfigBehaviour:
         """From flat keys (every checkpoint so far); unknown keys are ignored, and options a checkpoint predates
         take their declared `legacy` value (what that run used), not today's default."""
         known = {f.name for f in fields(cls)}
+        if isinstance(values.get("amp"), bool):      # saved before --amp took auto/bf16/off
+            values = {**values, "amp": check_amp(values["amp"])}
         older = {f.name: f.metadata["legacy"] for f in fields(cls)
                  if f.name not in values and f.metadata.get("legacy", MISSING) is not MISSING}
         return cls(**older, **{k: v for k, v in values.items() if k in known})

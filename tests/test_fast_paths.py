@@ -55,7 +55,7 @@ def test_training_with_fp16_blocks_and_the_amp_conflict(tmp_path):
     assert all(torch.isfinite(torch.tensor(v)) for v in means.values())
     assert all(torch.isfinite(p).all() for p in t.G.parameters())
     with pytest.raises(SpatialGANError, match="not both"):
-        TrainConfig(amp=True, fp16_res=4)
+        TrainConfig(amp="bf16", fp16_res=4)
 
 
 @pytest.mark.slow

@@ -157,14 +157,15 @@ def create_app(studio: Studio, host: str = "127.0.0.1"):
     return app
 
 
-def load_studio(checkpoints: list[str], device: str = "cpu", max_pixels: int = 1 << 20) -> Studio:
+def load_studio(checkpoints: list[str], device: str = "cpu", max_pixels: int = 1 << 20,
+                amp: str = "auto") -> Studio:
     """Loads each checkpoint (a run folder or file) under a short unique name: its model kind, numbered on clashes."""
     from spatialgan.api import load
     from spatialgan.serve.studio import LoadedModel
 
     models = {}
     for path in checkpoints:
-        model = load(path, device)
+        model = load(path, device, amp=amp)
         name, k = model.name, 2
         while name in models:
             name, k = f"{model.name}-{k}", k + 1
@@ -192,7 +193,7 @@ def check_bindable(host: str, port: int) -> None:
 
 
 def serve(checkpoints: list[str], host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
-          max_pixels: int = 1 << 20) -> None:
+          max_pixels: int = 1 << 20, amp: str = "auto") -> None:
     import sys
 
     import uvicorn
@@ -204,7 +205,7 @@ def serve(checkpoints: list[str], host: str = "127.0.0.1", port: int = 7860, dev
     if host not in LOOPBACK:
         print(f"warning: serving on {host}, reachable from other machines; the studio has no authentication",
               file=sys.stderr)
-    app = create_app(load_studio(checkpoints, device, max_pixels), host)
+    app = create_app(load_studio(checkpoints, device, max_pixels, amp), host)
     check_bindable(host, port)
     print(f"spatialgan studio on http://{host}:{port}/ ({len(checkpoints)} model(s))")
     from spatialgan.serve.protocol import TimedH11Protocol

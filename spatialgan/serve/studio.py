@@ -73,7 +73,8 @@ class LoadedModel:
             try:
                 if cancelled is not None and cancelled():
                     raise Cancelled()
-                yield
+                with self.model.precision():
+                    yield
             finally:
                 self.lock.release()
         finally:
@@ -173,7 +174,7 @@ class Studio:
     def images(self, entry: LoadedModel, z: torch.Tensor, truncation: float, cancelled=None) -> list[str]:
         """Base64 PNGs of a batch of latents, generated in one pass."""
         with entry.turn(cancelled):
-            images = entry.adapter.sample(z, truncation, "const")
+            images = entry.adapter.sample(z, truncation, "const").float()
         return [base64.b64encode(png_bytes(images[k:k + 1])).decode() for k in range(images.shape[0])]
 
     @torch.no_grad()

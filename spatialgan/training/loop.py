@@ -12,6 +12,7 @@ import torch
 from tqdm import tqdm
 
 from spatialgan import SpatialGANError, __version__
+from spatialgan.autocast import autocast, config_key, use_bf16
 from spatialgan.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
 from spatialgan.config import TrainConfig
 from spatialgan.core.layers.precision import set_fp16_resolutions
@@ -47,6 +48,24 @@ from spatialgan.training.ema import ema_beta, update_ema
 from spatialgan.training.stats import StatCollector, StatsLogger
 
 PROGRESS_FIELDS = frozenset({"cur_nimg", "step", "tick", "tick_start_nimg", "last_snap_nimg"})
+
+
+def seconds_per_step(cfg: TrainConfig, device: torch.device, bf16: bool, batch: int, steps: int = 3) -> float:
+    """Median seconds of a main training step (no regularizer step) of a throwaway trainer, in one precision;
+    the caller's random state is left as it was."""
+    values = {**cfg.to_dict(), "amp": "bf16" if bf16 else "off", "init_from": None, "metrics": "", "batch": batch}
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        trainer = Trainer(TrainConfig.from_dict(values), device)
+        reals = torch.rand(batch, 3, cfg.resolution, cfg.resolution, device=device) * 2 - 1
+        trainer.train_step(reals)                 # step 0 runs R1 and path length too: warm-up
+        times = []
+        for _ in range(steps):
+            start = time.perf_counter()
+            trainer.train_step(reals)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
 
 
 class CompiledGenerator:
@@ -106,7 +125,7 @@ class Trainer:
         self.last_snap_nimg = 0
         self.stats = StatCollector()
         self.augment = Augmenter(config)         # every image D sees goes through it (reals, fakes, R1's reals)
-        self.amp = bool(config.amp and self.device.type == "cuda")
+        self.amp = self._choose_precision()      # bf16 autocast for the main G and D phases
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True      # fixed shapes per phase: let cuDNN pick its fastest kernels
         # torch.compile cannot differentiate twice, so R1 and path length use the eager modules (same weights).
@@ -131,7 +150,17 @@ class Trainer:
 
     # ----------------------------------------------------------------- one iteration
     def _autocast(self):
-        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.amp)
+        return autocast(self.device, self.amp)
+
+    def _choose_precision(self) -> bool:
+        """--amp: bf16 on request, or (auto) where a probe of this configuration measured it faster."""
+        if self.cfg.fp16_res:
+            return False                          # float16 blocks are their own mixed precision
+        bf16 = use_bf16(self.cfg.amp, self.device, config_key("train", self.cfg, self.local_batch),
+                        lambda amp: seconds_per_step(self.cfg, self.device, amp, self.local_batch))
+        if self.dist.enabled:                     # every rank runs the same precision
+            bf16 = not any_rank(not bf16, self.dist, self.device)
+        return bf16
 
     def train_step(self, reals: torch.Tensor) -> None:
         """One iteration on a batch of real images in [-1, 1]: G, lazy PL, D, lazy R1, EMA."""

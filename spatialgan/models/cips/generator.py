@@ -96,7 +96,7 @@ class CIPSGenerator(nn.Module):
         (B, num_ws, w_dim, H, W). `chunk` renders that many pixels at a time (bounded memory, same result).
         noise_mode 'random' (training, as StyleGAN2) adds per-pixel noise; 'const'/'none' render deterministically."""
         if coords is None:
-            coords = pixel_grid(self.resolution, self.resolution, device=ws.device, dtype=ws.dtype)
+            coords = pixel_grid(self.resolution, self.resolution, device=ws.device)     # float32 even under autocast
         b = ws.shape[0]
         h, w = coords.shape[-2:]
         flat = coords.expand(b, -1, -1, -1).flatten(2).transpose(1, 2)                    # (B, N, 2)
