@@ -82,8 +82,11 @@ class CoreOptions:
     pl_decay: float = option(0.01, "decay of the path-length running mean", low=0, high=1, group=OPTIM)
     style_mixing: float | None = option(None, f"style mixing probability{recipe_help('style_mixing')}", low=0,
                                         high=1, group=OPTIM)
-    ema_kimg: float | None = option(None, "G_ema half-life in kimg (default batch * 10 / 32)", low=0, group=OPTIM)
-    ema_rampup: float | None = option(0.05, "EMA ramp-up as a fraction of the images seen", low=0, group=OPTIM)
+    ema_kimg: float | None = option(None, "G_ema half-life in kimg (default batch * 10 / 32; with --init-from, the "
+                                    "source run's)", low=0, group=OPTIM)
+    ema_rampup: float | None = option(None, "G_ema ramp-up: the half-life is capped at this fraction of the images "
+                                      f"seen; 0: none{recipe_help('ema_rampup')}; with --init-from 0, so the "
+                                      "source's G_ema is kept", low=0, group=OPTIM, legacy=0.05)
     crop: str = option("center", "how reals are made square", choices=("center", "random", "none"), group=DATA)
     xflip: bool = option(False, "random horizontal flips of reals", group=DATA)
     workers: int | None = option(None, "data loader processes (default 0 on CPU, 3 on CUDA)", low=0, high=256,
@@ -133,10 +136,12 @@ class _ConfigBehaviour:
                                   "not both")
         if self.resolution & (self.resolution - 1):
             raise SpatialGANError(f"resolution (--resolution) must be a power of two, got {self.resolution}")
+        if self.init_from and self.ema_rampup is None:
+            self.ema_rampup = 0.0                   # a ramp-up would overwrite the transferred G_ema with G at once
         self.apply_recipe()
         if self.gamma is None:
             self.gamma = 0.0002 * self.resolution ** 2 / self.batch
-        if self.ema_kimg is None:
+        if self.ema_kimg is None and not self.init_from:    # with --init-from: the source's (set by the trainer)
             self.ema_kimg = self.batch * 10 / 32
         if self.pl_weight > 0 and self.batch // self.pl_batch_shrink < 1:
             raise SpatialGANError("--batch is too small for the path-length batch shrink")
@@ -165,6 +170,8 @@ class _ConfigBehaviour:
         known = {f.name for f in fields(cls)}
         if isinstance(values.get("amp"), bool):      # saved before --amp took auto/bf16/off
             values = {**values, "amp": check_amp(values["amp"])}
+        if values.get("distortion_reduction") == "sum":      # its name before the paper's scale was added
+            values = {**values, "distortion_reduction": "one-block-sum"}
         older = {f.name: f.metadata["legacy"] for f in fields(cls)
                  if f.name not in values and f.metadata.get("legacy", MISSING) is not MISSING}
         return cls(**older, **{k: v for k, v in values.items() if k in known})

@@ -112,7 +112,7 @@ class IndependentBlocks(nn.Module):
 
 
 def test_distortion_regularizer_zero_without_block_interaction_and_positive_with_it():
-    cfg = TrainConfig(model="ssn", resolution=16, z_dim=8, device="cpu", distortion_reduction="sum")
+    cfg = TrainConfig(model="ssn", resolution=16, z_dim=8, device="cpu", distortion_reduction="one-block-sum")
     hooks = SSNHooks(cfg)
     z = torch.randn(6, 8, 4, 4)
     assert hooks.distortion_penalty(IndependentBlocks(), z).abs().max() == 0
@@ -327,3 +327,37 @@ def test_resample_seeds_never_alias_an_image_seed():
     for s in range(5):
         fresh = latent_for_seed(resample_noise_seed(s, 0), (8, 2, 2))
         assert not torch.equal(fresh, latent_for_seed(s, (8, 2, 2)))
+
+
+def test_transfer_keeps_the_sources_g_ema_and_half_life(tmp_path):
+    """StyleGAN2's paper configurations have no EMA ramp-up; a ramp-up would overwrite the transferred G_ema with
+    the raw G at the first step. An --init-from run keeps the source's G_ema and averages at its pace."""
+    from spatialgan.checkpoint import save_checkpoint
+    from spatialgan.training.loop import Trainer
+
+    small = dict(resolution=16, width=8, z_dim=8, w_dim=8, mapping_layers=2, device="cpu", batch=4,
+                 upsample="fir")
+    assert TrainConfig(recipe="paper", **small).ema_rampup == 0.0
+    assert TrainConfig(recipe="ada", **small).ema_rampup == 0.05
+    source = Trainer(TrainConfig(outdir=str(tmp_path / "sg2"), ema_kimg=3.0, **small))
+    with torch.no_grad():                       # G_ema far from G, as after a long run
+        for p in source.G_ema.parameters():
+            p.add_(torch.randn_like(p))
+    path = save_checkpoint(tmp_path / "sg2" / "network-snapshot-000000000.safetensors", source.state_dict())
+    for recipe in ("paper", "ada"):
+        cfg = TrainConfig(model="ssn", init_from=str(path), recipe=recipe, outdir=str(tmp_path / recipe),
+                          **small)
+        trainer = Trainer(cfg)
+        assert cfg.ema_rampup == 0.0 and cfg.ema_kimg == 3.0
+        trainer.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
+        beta = 0.5 ** (4 / 3000)
+        sources, current = dict(source.G_ema.named_parameters()), dict(trainer.G.named_parameters())
+        shared = [name for name, _ in trainer.G_ema.named_parameters() if name in sources]
+        assert len(shared) > 10
+        for name in shared:
+            expected = current[name].detach().lerp(sources[name], beta)
+            assert torch.allclose(dict(trainer.G_ema.named_parameters())[name], expected, atol=1e-6), name
+    rosinality = {"source": "rosinality"}
+    from spatialgan.training.transfer import source_ema_kimg
+
+    assert source_ema_kimg(rosinality) == 10.0

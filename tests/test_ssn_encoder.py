@@ -109,7 +109,7 @@ def test_generator_leakage_lists_every_modulated_layer_with_its_size():
                                                                          **SMALL)))
 
 
-@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("reduction", ["mean", "one-block-sum", "paper"])
 def test_distortion_regularizer_on_its_stated_scale_against_a_direct_loop(reduction):
     cfg = TrainConfig(model="ssn", resolution=16, z_dim=8, device="cpu", distortion_reduction=reduction)
     G = SSNGenerator(16, 4, 4, **SMALL)
@@ -125,7 +125,8 @@ def test_distortion_regularizer_on_its_stated_scale_against_a_direct_loop(reduct
     for i in range(5):
         per_block = [(a[i, :, 4 * r:4 * r + 4, 4 * c:4 * c + 4] - b[i, :, 4 * r:4 * r + 4, 4 * c:4 * c + 4])
                      .square().mean() for r in range(4) for c in range(4) if (r, c) != (rows[i], cols[i])]
-        expected = sum(per_block) / (len(per_block) if reduction == "mean" else 1)
+        scale = {"mean": 1 / len(per_block), "one-block-sum": 1, "paper": 16}[reduction]
+        expected = sum(per_block) * scale
         assert float(value[i]) == pytest.approx(float(expected), rel=1e-4)
     if reduction == "mean":     # equal blocks: the mean over blocks is the distortion metric's outside-pixel mean
         metric = outside_block_distortion(a, b, rows, cols, (4, 4), per_block=False)
@@ -137,7 +138,9 @@ def test_checkpoints_that_predate_an_option_keep_the_value_they_ran_with():
     for key in ("spatial_encoder", "distortion_reduction"):
         del old[key]
     restored = TrainConfig.from_dict(old)
-    assert restored.spatial_encoder == "bilinear" and restored.distortion_reduction == "sum"
+    assert restored.spatial_encoder == "bilinear" and restored.distortion_reduction == "one-block-sum"
+    old["distortion_reduction"] = "sum"             # the option's earlier name for one-block-sum
+    assert TrainConfig.from_dict(old).distortion_reduction == "one-block-sum"
     fresh = TrainConfig(model="ssn", device="cpu")
     assert fresh.spatial_encoder == "learned" and fresh.distortion_reduction == "mean"
     assert TrainConfig.from_dict(fresh.to_dict()).spatial_encoder == "learned"
@@ -156,3 +159,35 @@ def test_init_from_refuses_an_upsampling_filter_other_than_the_source_s(tmp_path
     with pytest.raises(SpatialGANError, match="pass --upsample bilinear"):
         Trainer(TrainConfig(upsample="fir", **common))
     Trainer(TrainConfig(upsample="bilinear", **common))
+
+
+def test_paper_reduction_is_eq2_in_expectation(monkeypatch):
+    """Eq. 2 sums over every block a, and over b != a; the trainer draws one a per sample. With every a drawn once
+    (same z, same fresh latent), the mean of the 'paper' penalty over the draws is eq. 2 computed directly."""
+    import spatialgan.models.ssn.hooks as hooks_module
+
+    G = SSNGenerator(16, 2, 2, **SMALL)
+    z = torch.randn(1, 8, 2, 2).expand(4, -1, -1, -1)
+    fresh = torch.randn(1, 8, 1, 1)
+
+    draws = iter([torch.tensor([0, 0, 1, 1]), torch.tensor([0, 1, 0, 1])])      # rows, then columns: all 4
+
+    class EveryBlock:
+        randint = staticmethod(lambda high, n, device=None: next(draws))
+        randn = staticmethod(lambda n, *shape, device=None, dtype=None: fresh.expand(n, -1, -1, -1))
+
+    monkeypatch.setattr(hooks_module, "batchrng", EveryBlock)
+    cfg = TrainConfig(model="ssn", resolution=16, z_dim=8, device="cpu", latent_rows=2, latent_cols=2,
+                      distortion_reduction="paper")
+    estimate = SSNHooks(cfg).distortion_penalty(G, z).detach().mean()
+    with torch.no_grad():
+        a = G(z[:1], noise_mode="const")
+        eq2 = 0.0
+        for r in range(2):
+            for c in range(2):
+                zt = z[:1].clone()
+                zt[:, :, r, c] = fresh[:, :, 0, 0]
+                b = G(zt, noise_mode="const")
+                eq2 += sum(float((a[..., 8 * i:8 * i + 8, 8 * j:8 * j + 8] - b[..., 8 * i:8 * i + 8, 8 * j:8 * j + 8])
+                                 .square().mean()) for i in range(2) for j in range(2) if (i, j) != (r, c))
+    assert float(estimate) == pytest.approx(eq2, rel=1e-4)

@@ -57,7 +57,8 @@ class ModelSpec:
 
 
 # StyleGAN2-ADA's values for the engine-wide options a recipe sets (R1 weight None: 0.0002 res^2 / batch).
-ADA_RECIPE = {"gamma": None, "lr": 0.0025, "pl_weight": 2.0, "style_mixing": 0.9, "upsample": "bilinear"}
+ADA_RECIPE = {"gamma": None, "lr": 0.0025, "pl_weight": 2.0, "style_mixing": 0.9, "upsample": "bilinear",
+              "ema_rampup": 0.05}
 
 
 def capability_error(spec: ModelSpec, capability: str, what: str) -> SpatialGANError:

@@ -9,10 +9,10 @@ from torch import nn
 def ema_beta(batch_size: int, half_life_kimg: float, cur_nimg: int = 0, rampup: float | None = None) -> float:
     """Per-step decay so that the weight of old parameters halves every `half_life_kimg` thousand images.
 
-    With `rampup`, the half-life is capped at rampup * cur_nimg early in training (StyleGAN2-ADA).
+    With `rampup` (None or 0: none), the half-life is capped at rampup * cur_nimg early in training (StyleGAN2-ADA).
     """
     half_life = half_life_kimg * 1000.0
-    if rampup is not None:
+    if rampup:
         half_life = min(half_life, cur_nimg * rampup)
     return 0.5 ** (batch_size / max(half_life, 1e-8))
 

@@ -100,6 +100,8 @@ class Trainer:
         self.D = spec.build_discriminator(config).to(self.device, memory_format=self.memory_format).train()
         if config.init_from and initialize:
             self._initialize_from(config.init_from)
+        if config.ema_kimg is None:                 # --init-from without its weights: the usual default
+            config.ema_kimg = config.batch * 10 / 32
         if config.fp16_res:
             set_fp16_resolutions(self.G, self.D, config.fp16_res)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -137,10 +139,12 @@ class Trainer:
         """Transfer learning (SSN's recipe): start G (and D, from our own checkpoints) from a trained StyleGAN2 or
         any model with the same layer names; SSN's layers have StyleGAN2's names, so the weights carry over."""
         from spatialgan.checkpoint import copy_matching as transfer_weights
-        from spatialgan.training.transfer import check_transfer, load_generator_weights
+        from spatialgan.training.transfer import check_transfer, load_generator_weights, source_ema_kimg
 
         self._init_state = load_generator_weights(path)
         check_transfer(path, self._init_state, self.cfg)
+        if self.cfg.ema_kimg is None:             # keep averaging at the source's pace (its G_ema is kept too)
+            self.cfg.ema_kimg = source_ema_kimg(self._init_state)
         missing = transfer_weights(self.G, self._init_state["G"], "G")
         if self._init_state["D"] is not None:
             transfer_weights(self.D, self._init_state["D"], "D")

@@ -45,3 +45,18 @@ def check_transfer(path, source: dict, config) -> None:
         raise SpatialGANError(f"--init-from {path}: {where} {trained} upsampling; pass --upsample {trained} "
                               f"(this run has --upsample {config.upsample})")
 
+
+
+ROSINALITY_EMA_KIMG = 10.0       # its train.py: accumulate(g_ema, g, 0.5 ** (32 / (10 * 1000))) at batch 32
+
+
+def source_ema_kimg(source: dict) -> float:
+    """The G_ema half-life (kimg) the source run used: recorded in our checkpoints, fixed in rosinality's code."""
+    if source["source"] == "rosinality":
+        return ROSINALITY_EMA_KIMG
+    config = source.get("config") or {}
+    recorded = config.get("ema_kimg")
+    if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and recorded >= 0:
+        return float(recorded)
+    batch = config.get("batch") if isinstance(config.get("batch"), int) else 32
+    return batch * 10 / 32

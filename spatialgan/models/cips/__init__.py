@@ -23,7 +23,8 @@ def build_discriminator(cfg) -> Discriminator:
 
 # The official CIPS code: R1 weight 10, lr 0.002, no path length, no style mixing, coordinates into D
 # (no upsampling layers, so --upsample does not apply).
-PAPER_RECIPE = {"gamma": 10.0, "lr": 0.002, "pl_weight": 0.0, "style_mixing": 0.0, "cips_discriminator_coords": True}
+PAPER_RECIPE = {"gamma": 10.0, "lr": 0.002, "pl_weight": 0.0, "style_mixing": 0.0, "cips_discriminator_coords": True,
+                "ema_rampup": 0.0}
 
 SPEC = ModelSpec(
     name="cips", summary="CIPS (Anokhin et al. 2021): pixels from coordinates; any size, patches, panoramas",

@@ -10,6 +10,13 @@ from spatialgan.models.ssn.blocks import outside_block_distortion, replace_one_b
 from spatialgan.models.ssn.options import latent_shape
 
 
+def reduction_factor(reduction: str, blocks: int) -> float:
+    """What the sum over the other blocks of one sample's redrawn block is multiplied by (options.REDUCTIONS)."""
+    if reduction == "mean":
+        return 1.0 / max(1, blocks - 1)
+    return float(blocks) if reduction == "paper" else 1.0
+
+
 class SSNHooks(TrainingHooks):
     def grid(self) -> tuple[int, int]:
         return self.config.latent_rows, self.config.latent_cols
@@ -19,7 +26,8 @@ class SSNHooks(TrainingHooks):
 
     def generator_regularizers(self, G, D, request, images, ws, step):
         """R_D = E_a [reduce_{b != a} MSE(g(z)_b, g(z~_a)_b)], reduce = mean (default: the distortion metric's
-        scale) or sum (the paper's formula): one random block a per sample, on half the batch, every
+        scale), sum (one-block-sum) or K x sum (paper: eq. 2, which sums over every a, in expectation over the
+        uniform a): one random block a per sample, on half the batch, every
         `distortion_interval` steps with the weight scaled by the interval (lazy, like path length).
         Both images use the layers' constant noise so that only the latent change is measured."""
         cfg = self.config
@@ -31,7 +39,7 @@ class SSNHooks(TrainingHooks):
     def distortion_penalty(self, G, z: torch.Tensor) -> torch.Tensor:
         rows, cols = self.grid()
         n = z.shape[0]
-        others = 1.0 if self.config.distortion_reduction == "sum" else 1.0 / max(1, rows * cols - 1)
+        others = reduction_factor(self.config.distortion_reduction, rows * cols)
         block_rows = batchrng.randint(rows, n, device=z.device)
         block_cols = batchrng.randint(cols, n, device=z.device)
         # The mapping runs per block, so z~'s w is z's w with one block re-mapped: map only the fresh blocks.

@@ -8,6 +8,9 @@ from spatialgan.models.ssn.encoder import ENCODERS
 from spatialgan.options import option
 
 
+REDUCTIONS = ("mean", "one-block-sum", "paper")
+
+
 @dataclass
 class SSNOptions:
     latent_rows: int = option(4, "SSN: rows of the latent block grid", low=1, high=64)
@@ -18,9 +21,11 @@ class SSNOptions:
     lambda_distortion: float = option(100.0, "SSN: weight of R_D; with --distortion-reduction mean, R_D is the "
                                       "mean over the other blocks of their MSE, the scale of the distortion metric",
                                       low=0)
-    distortion_reduction: str = option("mean", "SSN: R_D over the other blocks: mean (the metric's scale) or sum "
-                                       "(the paper's formula, (blocks - 1) times larger)", choices=("mean", "sum"),
-                                       legacy="sum")
+    distortion_reduction: str = option("mean", "SSN: R_D's scale. One block a is redrawn per sample; over the other "
+                                       "blocks b, their per-block MSE is averaged (mean: the distortion metric's "
+                                       "scale), summed (one-block-sum), or summed and times the block count K "
+                                       "(paper: eq. 2's sum over every a in expectation, K (K - 1) times mean)",
+                                       choices=REDUCTIONS, legacy="one-block-sum")
     distortion_interval: int = option(4, "SSN: R_D every N steps (lazy, weight scaled by N), on half the batch",
                                       low=1)
 

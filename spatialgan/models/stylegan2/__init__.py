@@ -16,7 +16,8 @@ class StyleGAN2Adapter(InferenceAdapter):
 
 
 # Config F of the StyleGAN2 paper and official code: R1 weight 10, path length 2, mixing 0.9, lr 0.002, FIR.
-PAPER_RECIPE = {"gamma": 10.0, "lr": 0.002, "pl_weight": 2.0, "style_mixing": 0.9, "upsample": "fir"}
+# The paper configurations (StyleGAN2 config-f, StyleGAN2-ADA paper256/512/1024) have no EMA ramp-up.
+PAPER_RECIPE = {"gamma": 10.0, "lr": 0.002, "pl_weight": 2.0, "style_mixing": 0.9, "upsample": "fir", "ema_rampup": 0.0}
 
 SPEC = ModelSpec(
     name="stylegan2", summary="StyleGAN2 (Karras et al. 2020), the baseline and the transfer source",
