@@ -241,7 +241,7 @@ def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator(
     from spatialgan.imageutils import resize_antialiased as resize
     from spatialgan.models.scaleparty.hooks import channelmix, cutmix
 
-    hooks = hooks_for(interscale_prob=1.0, scale_regime="half")
+    hooks = hooks_for(interscale_prob=1.0, scale_regime="half", train_noise="grid")
     G = noisy_generator(32)
     torch.manual_seed(3)
     request = hooks.sample_request(4, torch.device("cpu"))
@@ -261,6 +261,8 @@ def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator(
     other = resize(partner, images.shape[-1])
     from_main, from_other = (mixed == images), (mixed == other)
     assert bool((from_main | from_other).all())                  # every value comes from one of the two renders
+    for k in range(4):                                           # and each mixed sample takes some from its partner
+        assert bool((from_other[k] & ~from_main[k]).any()) and bool((from_main[k] & ~from_other[k]).any())
 
     a, b = torch.zeros(64, 3, 12, 12), torch.ones(64, 3, 12, 12)
     cut = cutmix(a, b)
@@ -470,3 +472,61 @@ def test_laplacian_l1_against_a_direct_computation():
     expected += float((x - y).abs().mean())
     assert float(laplacian_l1(a, b)) == pytest.approx(expected, rel=1e-6)
     assert float(laplacian_l1(a, a)) == 0.0
+
+
+def test_training_noise_is_fresh_per_render_by_default_and_grid_on_request():
+    """The official code trains with random noise drawn independently for the two renders of a pair; the paper's
+    image-space (grid) noise is its inference policy, kept as --train-noise grid."""
+    from spatialgan.config import TrainConfig
+
+    assert hooks_for().noise_mode == "random"
+    legacy = TrainConfig(model="scaleparty", device="cpu").to_dict()
+    del legacy["train_noise"]
+    assert TrainConfig.from_dict(legacy).train_noise == "grid"          # runs from before keep what they ran
+    G = noisy_generator(32)
+    for noise, same in (("random", False), ("grid", True)):
+        hooks = hooks_for(interscale_prob=1.0, train_noise=noise)
+        torch.manual_seed(4)
+        request = hooks.sample_request(3, torch.device("cpu"))
+        ws = G.map(request["z"])
+        with torch.no_grad():
+            first = hooks.synthesize_request(G, ws, request)
+            first_partner = request["partner"]
+            second = hooks.synthesize_request(G, ws, request)
+        assert torch.equal(first, second) is same
+        assert torch.equal(first_partner, request["partner"]) is same
+
+
+def test_pair_iterations_give_d_reals_at_both_sizes_of_the_same_regions():
+    from spatialgan.imageutils import resize_antialiased as resize
+
+    hooks = hooks_for(interscale_prob=1.0)
+    torch.manual_seed(2)
+    request = hooks.sample_request(4, torch.device("cpu"))
+    full = hooks.real_resolution()
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, full), torch.linspace(-1, 1, full), indexing="ij")
+    reals = torch.stack([torch.sin(3 * xx + k) * torch.cos(2 * yy) for k in range(3)])[None].expand(4, -1, -1, -1)
+    cuts = hooks.prepare_reals(reals, request)
+    assert isinstance(cuts, list) and [c.shape[-1] for c in cuts] == [request["size"], request["partner_size"]]
+    small = min(request["size"], request["partner_size"])
+    a, b = (resize(c, small) for c in cuts)
+    assert (a - b).abs().mean() < 0.03                           # the same place, at two densities
+    unpaired = hooks_for(interscale_prob=0.0)
+    request = unpaired.sample_request(4, torch.device("cpu"))
+    assert not isinstance(unpaired.prepare_reals(reals, request), list)
+
+
+def test_the_training_step_shows_d_reals_at_both_sizes(tmp_path):
+    from spatialgan.config import TrainConfig
+    from spatialgan.training.loop import Trainer
+
+    cfg = TrainConfig(model="scaleparty", resolution=16, batch=4, width=8, z_dim=8, w_dim=8, mapping_layers=2,
+                      interscale_prob=1.0, device="cpu", outdir=str(tmp_path / "run"), augment="none")
+    trainer = Trainer(cfg)
+    res = trainer.hooks.real_resolution()
+    reals = torch.rand(4, 3, res, res) * 2 - 1
+    sizes = []
+    forward = trainer.D.forward
+    trainer.D.forward = lambda x: (sizes.append(x.shape[-1]), forward(x))[1]
+    trainer.train_step(reals)              # step 0: R1 too, on both sizes
+    assert sizes.count(16) == 4 and sizes.count(24) == 4      # G: pair; D: fake pair, real pair; R1: real pair

@@ -209,7 +209,7 @@ class Trainer:
             fakes = self.augment(hooks.discriminator_input(fakes, request))
         with self._autocast():
             fake_logits = self._discriminate(fakes)
-            real_logits = self.D_fast(self.augment(reals))
+            real_logits = self._discriminate(self.augment(reals))   # a list too: ScaleParty's reals at both sizes
         self.augment.observe_reals(real_logits)
         loss = discriminator_loss(real_logits.float(), fake_logits.float())
         self.stats.add("Loss/D/loss", loss)
@@ -221,8 +221,7 @@ class Trainer:
 
         # Lazy R1 on the same reals, augmented afresh as in ADA: the gradient is taken through the augmentation.
         if cfg.gamma > 0 and self.step % cfg.r1_interval == 0:
-            reals_r1 = reals.detach().requires_grad_(True)
-            penalty = r1_penalty(reals_r1, D(self.augment(reals_r1)))
+            penalty = self._r1(reals)
             self.stats.add("Loss/r1_penalty", penalty.mean())
             self.opt_D.zero_grad(set_to_none=True)
             (penalty.mean() * (cfg.gamma / 2) * cfg.r1_interval).backward()
@@ -233,6 +232,13 @@ class Trainer:
             self.augment.controller.update(self.step, batch * self.dist.world, self._sum_over_ranks)
         self.step += 1
         update_ema(self.G_ema, G, ema_beta(batch * self.dist.world, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
+
+    def _r1(self, reals) -> torch.Tensor:
+        """Per-sample R1 of D at the reals (each batch of a list: ScaleParty's two sizes)."""
+        if isinstance(reals, (list, tuple)):
+            return torch.cat([self._r1(x) for x in reals])
+        reals = reals.detach().requires_grad_(True)
+        return r1_penalty(reals, self.D(self.augment(reals)))
 
     def _sum_over_ranks(self, totals: torch.Tensor) -> torch.Tensor:
         return sum_over_ranks(totals.to(self.device), self.dist).cpu()

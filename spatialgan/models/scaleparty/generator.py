@@ -126,7 +126,7 @@ class ScalePartyGenerator(nn.Module):
             encoding = self.encoding(device=ws.device)
         enc = _crop(encoding, self.n_pad - MARGIN - 1)                    # n + 2 (MARGIN + 1): one conv from n + 6
         b = ws.shape[0]
-        pos = enc.expand(b, -1, -1, -1).permute(0, 2, 3, 1).to(ws.dtype)  # (B, H, W, 2)
+        pos = enc.expand(b, -1, -1, -1).permute(0, 2, 3, 1).float()      # (B, H, W, 2), never bf16
         x = self.fourier(pos.reshape(b, -1, 2)).reshape(b, *pos.shape[1:3], -1).permute(0, 3, 1, 2)
         positions = _crop(enc.double(), 1)                               # where each conv output pixel sits
 

@@ -63,9 +63,11 @@ class ScalePartyHooks(StyleGAN2Hooks):
     is tied by an L1 loss at the smaller size. Half regime (the first one here): R/2 and 3R/4 cut from reals at R,
     pairs drawn per sample, only the batch-size render mixed (CutMix or ChannelMix).
 
-    Noise: --train-noise grid (default) samples each layer's noise where its pixels are in image space, so tiles
-    and scales agree; off the layers' lattice it is interpolated and so spatially correlated (lag-1 correlation
-    about 0.47). --train-noise random is white noise per rendered pixel."""
+    Noise: --train-noise random (default, the official code's) is white noise per rendered pixel, drawn afresh
+    for every render, so the two renders of a pair never share it and D's mixed pairs cannot look consistent
+    through the noise alone. --train-noise grid (the paper's inference policy) samples each layer's noise where
+    its pixels are in image space; off the layers' lattice it is interpolated and so spatially correlated (lag-1
+    correlation about 0.47)."""
 
     def __init__(self, config):
         super().__init__(config)
@@ -148,14 +150,24 @@ class ScalePartyHooks(StyleGAN2Hooks):
 
     # ------------------------------------------------------------------------------------------ reals and D
     def prepare_reals(self, reals, request):
-        """Cuts each real image to its sample's region: antialiased downsizing to about the region's sampling
-        period, then bicubic sampling at the exact pixel positions of the generated region."""
+        """Each real image cut to its sample's region at the request's size; in the paper regime's pair
+        iterations, a list of the cuts at both sizes, r_small and r_large (the official code's real_imgs and
+        real_imgs_x2), as D sees the fakes of both sizes there."""
         if "size" not in request:
             return resize_antialiased(reals, self.config.resolution)
-        size, frac, full = request["size"], request["frac"], reals.shape[-1]
+        cut = self.cut_reals(reals, request, request["size"])
+        if self.paper and len(request.get("pair_index", ())) and self.config.interscale not in ("l1", "none"):
+            return [cut, self.cut_reals(reals[request["pair_index"].to(reals.device)], request,
+                                        request["partner_size"], request["pair_index"])]
+        return cut
+
+    def cut_reals(self, reals, request, size: int, index=None):
+        """Antialiased downsizing to about the region's sampling period, then bicubic sampling at the exact pixel
+        positions of the generated region at `size` pixels."""
+        frac, full = request["frac"], reals.shape[-1]
         shrink = frac * full / size                                     # real pixels per output pixel
         source = resize_antialiased(reals, max(size, round(full / shrink))) if shrink > 1 else reals
-        grid = self.region_positions(request, size).to(reals.device, reals.dtype).permute(0, 2, 3, 1)
+        grid = self.region_positions(request, size, index=index).to(reals.device, reals.dtype).permute(0, 2, 3, 1)
         out = F.grid_sample(source, grid, mode="bicubic", padding_mode="border", align_corners=False)
         return out.clamp(-1, 1)
 

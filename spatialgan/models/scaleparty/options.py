@@ -28,7 +28,9 @@ class ScalePartyOptions:
                              "none", choices=INTERSCALE_MODES)
     interscale_prob: float = option(0.2, "ScaleParty: probability of an inter-scale pair (per iteration; per "
                                     "sample in the half regime)", low=0, high=1)
-    train_noise: str = option("grid", "ScaleParty: training noise: grid (fixed in image space; interpolated, so "
-                              "spatially correlated, off the layers' lattice) or random (white per pixel)",
-                              choices=("grid", "random"))
+    train_noise: str = option("random", "ScaleParty: training noise: random (the official code's: white per "
+                              "pixel, drawn afresh for each render, so the two renders of a pair never share it) "
+                              "or grid (fixed in image space, the paper's inference policy; interpolated, so "
+                              "spatially correlated, off the layers' lattice)", choices=("grid", "random"),
+                              legacy="grid")
     lambda_interscale: float = option(1.0, "ScaleParty: weight of the L1 consistency (--interscale l1)", low=0)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from spatialgan.models.ssn.encoder import ENCODERS
 from spatialgan.options import option
 
-
 REDUCTIONS = ("mean", "one-block-sum", "paper")
 
 
