@@ -82,6 +82,10 @@ class CoreOptions:
     pl_decay: float = option(0.01, "decay of the path-length running mean", low=0, high=1, group=OPTIM)
     style_mixing: float | None = option(None, f"style mixing probability{recipe_help('style_mixing')}", low=0,
                                         high=1, group=OPTIM)
+    g_adam_interval: int | None = option(None, "G's Adam lr and beta2 take the lazy-regularisation correction "
+                                         "(x N/(N+1), ^N/(N+1)) for this interval; 0: path length's when it is "
+                                         f"on{recipe_help('g_adam_interval')}", low=0, high=1 << 16, group=OPTIM,
+                                         legacy=0)
     ema_kimg: float | None = option(None, "G_ema half-life in kimg (default batch * 10 / 32; with --init-from, the "
                                     "source run's)", low=0, group=OPTIM)
     ema_rampup: float | None = option(None, "G_ema ramp-up: the half-life is capped at this fraction of the images "

@@ -442,10 +442,11 @@ def test_patch_requests_match_generated_coordinates_and_real_crops():
                                pixel_grid(16, 16).expand(2, -1, -1, -1))
     ada = CIPSHooks(TrainConfig(model="cips", resolution=16, z_dim=8, device="cpu", recipe="ada"))
     assert ada.discriminator_input(fakes, request) is fakes
-    # Antialiased resizing is not exactly linear-preserving (a sampled tent's centroid drifts a little): positions
-    # agree to a tenth of a real pixel (2 / 16 wide) away from the border.
-    interior = (slice(None), slice(None), slice(1, -1), slice(1, -1))
-    torch.testing.assert_close(patches[:, :2][interior], coords[interior], rtol=0, atol=0.1 * 2 / 16)
+    # One point-sampling model for reals and fakes: each real patch pixel is the real pixel holding G's sample
+    # point (the official strided sub-grid), not a blur of its neighbours: its centre is the point's pixel centre.
+    holding = ((coords + 1) * 8).floor()                         # 16 real pixels over [-1, 1]
+    torch.testing.assert_close(patches[:, :2], -1 + (2 * holding + 1) / 16, rtol=0, atol=1e-6)
+    assert (patches[:, :2] - coords).abs().max() <= 1 / 16 + 1e-6   # within half a real pixel of the point
     same_size = [i for i, (_, _, side) in enumerate(request["patch_boxes"]) if side == 8]
     assert same_size
     torch.testing.assert_close(patches[same_size, :2], coords[same_size], rtol=0, atol=1e-6)   # plain crops: exact
@@ -480,3 +481,26 @@ def test_blending_two_latents_per_pixel():
     torch.testing.assert_close(mixed[..., -4:], b[..., -4:], rtol=1e-4, atol=1e-4)   # pure second latent
     middle = mixed[..., 6:10]
     assert (middle - a[..., 6:10]).abs().mean() > 1e-3 and (middle - b[..., 6:10]).abs().mean() > 1e-3
+
+
+def test_cips_r1_penalises_only_the_rgb_and_the_paper_recipe_takes_the_official_adam_values():
+    from spatialgan.config import TrainConfig
+    from spatialgan.core.losses import r1_penalty
+    from spatialgan.models.cips.hooks import CIPSHooks
+    from spatialgan.training.loop import Trainer
+
+    x = torch.randn(2, 5, 4, 4, requires_grad=True)
+    logits = (x * torch.arange(1.0, 6.0)[None, :, None, None]).sum(dim=(1, 2, 3))
+    torch.testing.assert_close(r1_penalty(x, logits, 3), torch.full((2,), 16.0 * (1 + 4 + 9)))
+    assert CIPSHooks(TrainConfig(model="cips", resolution=16, z_dim=8, device="cpu")).r1_channels() == 3
+    assert CIPSHooks(TrainConfig(model="cips", resolution=16, z_dim=8, device="cpu", recipe="ada")).r1_channels() \
+        is None
+    small = dict(model="cips", resolution=8, width=8, z_dim=8, w_dim=8, mapping_layers=2, cips_layers=2, device="cpu",
+                 outdir="/dev/null")
+    group = Trainer(TrainConfig(**small)).opt_G.param_groups[0]
+    assert group["lr"] == pytest.approx(0.0016) and group["betas"][1] == pytest.approx(0.99 ** 0.8)
+    group = Trainer(TrainConfig(recipe="ada", pl_weight=0.0, **small)).opt_G.param_groups[0]     # no lazy G reg
+    assert group["lr"] == pytest.approx(0.0025) and group["betas"][1] == pytest.approx(0.99)
+    old = TrainConfig(**small).to_dict()
+    del old["g_adam_interval"]
+    assert TrainConfig.from_dict(old).g_adam_interval == 0          # older runs resume with the values they ran

@@ -20,10 +20,11 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
     return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
 
 
-def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor:
-    """Per-sample squared gradient norm ||dD(x)/dx||^2 (reals must require grad); weight it by gamma/2."""
+def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor, channels: int | None = None) -> torch.Tensor:
+    """Per-sample squared gradient norm ||dD(x)/dx||^2 (reals must require grad); weight it by gamma/2. With
+    `channels`, only the first that many input channels count (the image, not conditioning channels after it)."""
     (grad,) = torch.autograd.grad(real_logits.sum(), real_images, create_graph=True)
-    return grad.square().sum(dim=[1, 2, 3])
+    return grad[:, :channels].square().sum(dim=[1, 2, 3])
 
 
 def path_length_penalty(images: torch.Tensor, ws: torch.Tensor, pl_mean: torch.Tensor, decay: float = 0.01,

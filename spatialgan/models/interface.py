@@ -161,6 +161,10 @@ class TrainingHooks:
         """Transforms real images to match the request (crops at a scale, patches...). Identity here."""
         return reals
 
+    def r1_channels(self) -> int | None:
+        """How many leading channels of D's input R1 penalises (None: all; CIPS: the RGB, not the coordinates)."""
+        return None
+
     def discriminator_input(self, images: torch.Tensor, request: dict) -> torch.Tensor | list[torch.Tensor]:
         """Last change to generated images before D (e.g. inter-scale augmentation); a list is several batches
         (each its own D call, logits concatenated). Identity here."""

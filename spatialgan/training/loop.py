@@ -112,7 +112,8 @@ class Trainer:
         self.hooks = spec.hooks(config)
         self.adapter = make_adapter(spec, self.G_ema, config)      # grids and metrics see G_ema as tools do
         betas = (config.beta1, config.beta2)
-        lr_g, betas_g = lazy_adam_hyperparameters(config.lr, betas, config.pl_interval if config.pl_weight else 0)
+        g_interval = config.g_adam_interval or (config.pl_interval if config.pl_weight else 0)
+        lr_g, betas_g = lazy_adam_hyperparameters(config.lr, betas, g_interval)
         lr_d, betas_d = lazy_adam_hyperparameters(config.lr, betas, config.r1_interval if config.gamma else 0)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=lr_g, betas=betas_g, eps=1e-8)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=lr_d, betas=betas_d, eps=1e-8)
@@ -238,7 +239,7 @@ class Trainer:
         if isinstance(reals, (list, tuple)):
             return torch.cat([self._r1(x) for x in reals])
         reals = reals.detach().requires_grad_(True)
-        return r1_penalty(reals, self.D(self.augment(reals)))
+        return r1_penalty(reals, self.D(self.augment(reals)), self.hooks.r1_channels())
 
     def _sum_over_ranks(self, totals: torch.Tensor) -> torch.Tensor:
         return sum_over_ranks(totals.to(self.device), self.dist).cpu()

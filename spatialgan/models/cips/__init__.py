@@ -23,8 +23,9 @@ def build_discriminator(cfg) -> Discriminator:
 
 # The official CIPS code: R1 weight 10, lr 0.002, no path length, no style mixing, coordinates into D
 # (no upsampling layers, so --upsample does not apply).
+# The official code corrects G's Adam for g_reg_every 4 although it has no path length: lr 0.0016, beta2 0.992.
 PAPER_RECIPE = {"gamma": 10.0, "lr": 0.002, "pl_weight": 0.0, "style_mixing": 0.0, "cips_discriminator_coords": True,
-                "ema_rampup": 0.0}
+                "ema_rampup": 0.0, "g_adam_interval": 4}
 
 SPEC = ModelSpec(
     name="cips", summary="CIPS (Anokhin et al. 2021): pixels from coordinates; any size, patches, panoramas",

@@ -6,8 +6,17 @@ import torch
 
 from spatialgan import batchrng
 from spatialgan.core.coords import pixel_grid
-from spatialgan.imageutils import resize_antialiased
 from spatialgan.models.stylegan2.hooks import StyleGAN2Hooks
+
+
+def nearest_patch(image: torch.Tensor, box: tuple[int, int, int], size: int) -> torch.Tensor:
+    """The real pixels under G's P x P sample points of the box (left, top, side): the point of output pixel k
+    lies at left + (k + 1/2) side / P real pixels, and the pixel holding it is taken (a strided sub-grid, as the
+    official code cuts real patches), so real and generated patches follow one point-sampling model."""
+    left, top, side = box
+    offsets = ((torch.arange(size, dtype=torch.float64) + 0.5) * side / size).floor().long()
+    rows, cols = (top + offsets).to(image.device), (left + offsets).to(image.device)
+    return image.index_select(-2, rows).index_select(-1, cols)
 
 
 class CIPSHooks(StyleGAN2Hooks):
@@ -16,8 +25,9 @@ class CIPSHooks(StyleGAN2Hooks):
 
     Patch training (`patch_size` P < resolution R, the paper's memory-constrained mode): each sample is a P x P
     patch of a random square region of the frame, of side S real pixels with S uniform in [P, R] (multi-scale) at
-    a random integer position; the real image is cropped to the same region and resized to P x P (antialiased
-    bilinear), so generated and real patches cover the same part of the frame. D sees only patches.
+    a random integer position. G point-samples the region at P x P pixel centres, and the real patch is the real
+    pixels at those same points (`nearest_patch`, the official code's strided sub-grid): one sampling model for
+    both, so D cannot tell them apart by blur. D sees only patches.
 
     With --discriminator-coords (the paper recipe, as the official code) D's input is RGB plus the two coordinate
     channels of every pixel, real and generated alike, so D knows where in the frame a patch lies."""
@@ -56,11 +66,12 @@ class CIPSHooks(StyleGAN2Hooks):
 
     def prepare_reals(self, reals, request):
         if "patch_boxes" in request:
-            p = self.config.patch_size
-            crops = [reals[i:i + 1, :, top:top + side, left:left + side] for i, (left, top, side)
-                     in enumerate(request["patch_boxes"])]
-            reals = torch.cat([resize_antialiased(c, p) for c in crops])
+            reals = torch.cat([nearest_patch(reals[i:i + 1], box, self.config.patch_size)
+                               for i, box in enumerate(request["patch_boxes"])])
         return self.with_coords(reals, request)
+
+    def r1_channels(self) -> int | None:
+        return 3 if self.config.cips_discriminator_coords else None      # not the coordinate channels
 
     def discriminator_input(self, images, request):
         return self.with_coords(images, request)
