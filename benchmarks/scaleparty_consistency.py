@@ -58,8 +58,10 @@ def fine_tune(args, variant: str) -> tuple[Trainer, float]:
 def measure(args, trainer) -> dict:
     out = {}
     consistency = EvalOptions(num=args.selfssim_num, cache_dir="")
-    for r in evaluate(trainer.adapter, ["selfssim", "selfssim_aa"], None, consistency):
+    for r in evaluate(trainer.adapter, ["selfssim", "selfssim_pairs", "selfssim_aa"], None, consistency):
         out[r["metric"]] = r["value"]
+        if "per_size" in r:                    # the paper's protocol: one value per render size
+            out["selfssim_per_size"] = r["per_size"]
     quality = EvalOptions(num=args.num, features="resnet20", feature_weights=args.resnet20_weights, cache_dir="")
     names = ["swd", "diversity"] + (["kid"] if Path(args.resnet20_weights).is_file() else [])
     for r in evaluate(trainer.adapter, names, args.heldout, quality):

@@ -463,22 +463,58 @@ def test_ms_ssim_against_scikit_image_ssim_per_scale():
     np.testing.assert_array_less(ms_ssim(*_smooth_pair(32, 1)).numpy(), 1.0)    # small images: shrinking window
 
 
-def test_official_self_ssim_pairs_nearest_resized_renders_of_every_scale():
-    from spatialgan.metrics.selfssim import OFFICIAL_SCALES, self_ssim_official, to_8bit
+def _nearest_to(image, size, base):
+    idx = (torch.arange(base) * size // base)               # nearest: floor(i * in / out)
+    return image[:, :, idx][:, :, :, idx]
+
+
+def test_paper_self_ssim_compares_each_size_with_the_render_at_r():
+    """Tables 1 and 3 of the ScaleParty paper: one value per size s, MS-SSIM of the render at s nearest-resized to
+    R against the render at R; the reported value is their mean."""
+    from spatialgan.metrics.selfssim import PAPER_SCALES, self_ssim_paper, to_8bit
     from spatialgan.metrics.ssim import ms_ssim
 
     z = torch.randn(3, 8)
-    consistent = self_ssim_official(_continuous_render, z, 32)
-    assert consistent > 0.9 and self_ssim_official(_noise_render, z, 32) < 0.2
-    # Direct: the four renders (40, 48, 56, 64 px) nearest-resized to 32, MS-SSIM of all six pairs, averaged.
-    renders = []
-    for k in OFFICIAL_SCALES:
+    mean, per_size = self_ssim_paper(_continuous_render, z, 32)
+    assert list(per_size) == [40, 48, 56, 64] and mean > 0.9
+    assert self_ssim_paper(_noise_render, z, 32)[0] < 0.2
+    reference = to_8bit(_continuous_render(z, 32))
+    for k in PAPER_SCALES:
         size = round(32 * k)
-        image = to_8bit(_continuous_render(z, size))
-        idx = (torch.arange(32) * size // 32)               # nearest: floor(i * in / out)
-        renders.append(image[:, :, idx][:, :, :, idx])
+        direct = ms_ssim(_nearest_to(to_8bit(_continuous_render(z, size)), size, 32), reference).mean()
+        assert per_size[size] == pytest.approx(float(direct), rel=1e-9)
+    assert mean == pytest.approx(sum(per_size.values()) / 4, rel=1e-12)
+    # A render that drifts with its size: the value falls with s, as in the paper's tables.
+    drift = lambda z, r: _continuous_render(z, r).roll((r - 32) // 4, dims=-1)     # noqa: E731
+    values = list(self_ssim_paper(drift, z, 32)[1].values())
+    assert values == sorted(values, reverse=True) and values[0] > values[-1]
+    with pytest.raises(ValueError, match="scale of 1"):
+        self_ssim_paper(_continuous_render, z, 32, (1.0, 1.5))
+
+
+def test_pairs_self_ssim_pairs_nearest_resized_renders_of_every_scale():
+    from spatialgan.metrics.selfssim import PAPER_SCALES, self_ssim_pairs, to_8bit
+    from spatialgan.metrics.ssim import ms_ssim
+
+    z = torch.randn(3, 8)
+    consistent = self_ssim_pairs(_continuous_render, z, 32)
+    assert consistent > 0.9 and self_ssim_pairs(_noise_render, z, 32) < 0.2
+    # Direct: the four renders (40, 48, 56, 64 px) nearest-resized to 32, MS-SSIM of all six pairs, averaged.
+    renders = [_nearest_to(to_8bit(_continuous_render(z, round(32 * k))), round(32 * k), 32) for k in PAPER_SCALES]
     pairs = [ms_ssim(renders[i], renders[j]) for i in range(4) for j in range(i + 1, 4)]
     assert consistent == pytest.approx(float(torch.stack(pairs).mean()), rel=1e-9)
+
+
+def test_selfssim_metric_runs_under_random_noise_and_reports_each_size():
+    from spatialgan.api import load
+    from spatialgan.metrics.evaluate import EvalOptions, evaluate
+
+    model = load("scaleparty")
+    record = evaluate(model.adapter, ["selfssim"], None, EvalOptions(num=4, cache_dir=""))[0]
+    assert record["noise"] == "random" and set(record["per_size"]) == {"40", "48", "56", "64"}
+    assert record["value"] == pytest.approx(sum(record["per_size"].values()) / 4)
+    grid = evaluate(model.adapter, ["selfssim"], None, EvalOptions(num=4, cache_dir="", noise="grid"))[0]
+    assert grid["noise"] == "grid" and grid["value"] != record["value"]
 
 
 def test_evaluate_noise_policy_reaches_the_renders_and_bad_policies_are_refused(capsys):

@@ -1,5 +1,5 @@
 """The built-in metrics, each registered with the passes and capability it needs: fid, kid, pr, swd, ppl,
-selfssim, selfssim_aa, diversity, spectrum,
+selfssim, selfssim_pairs, selfssim_aa, diversity, spectrum,
 distortion, leakage."""
 
 from __future__ import annotations
@@ -74,29 +74,48 @@ def ppl(ctx) -> list[dict]:
                        f"{EPSILON:g}, distance = {measure}, 1-99 percentile filter")]
 
 
-def _full_frame_latents(ctx) -> tuple:
+def _full_frame_latents(ctx, noise: str | None = None) -> tuple:
     options = ctx.options
     gen = torch.Generator().manual_seed(options.seed)
     z = torch.randn(options.num, *ctx.adapter.latent_shape(), generator=gen).to(ctx.adapter.device)
+    noise = noise or options.noise
 
     def render(z, resolution):
-        return ctx.adapter.render_full_frame(z, resolution, options.truncation_psi, options.noise)
+        return ctx.adapter.render_full_frame(z, resolution, options.truncation_psi, noise)
 
     return z, render
 
 
-@register_metric("selfssim", capability=ANY_SCALE,
-                 summary="consistency of one latent's renders across scales (official: MS-SSIM, 1.25-2x, pairs)")
-def selfssim(ctx) -> list[dict]:
-    from spatialgan.metrics.selfssim import OFFICIAL_PROTOCOL, self_ssim_official
-
-    scales = ctx.options.selfssim_scales
-    if min(scales) * ctx.config.resolution < 16:
-        raise SpatialGANError(f"selfssim takes MS-SSIM of renders resized to {ctx.config.resolution} px; it needs "
+def _check_selfssim_size(ctx, name: str) -> None:
+    if min(ctx.options.selfssim_scales) * ctx.config.resolution < 16:
+        raise SpatialGANError(f"{name} takes MS-SSIM of renders resized to {ctx.config.resolution} px; it needs "
                               "at least 16 px")
+
+
+@register_metric("selfssim", capability=ANY_SCALE,
+                 summary="consistency across scales (paper: MS-SSIM of each size 1.25-2R against R, random noise)")
+def selfssim(ctx) -> list[dict]:
+    from spatialgan.metrics.selfssim import PAPER_PROTOCOL, self_ssim_paper
+
+    _check_selfssim_size(ctx, "selfssim")
+    scales = ctx.options.selfssim_scales
+    noise = ctx.options.noise or ("random" if "random" in ctx.adapter.noise_modes else ctx.adapter.default_noise)
+    z, render = _full_frame_latents(ctx, noise)
+    value, per_size = self_ssim_paper(render, z, ctx.config.resolution, scales, ctx.options.batch)
+    return [ctx.record("selfssim", value, PAPER_PROTOCOL.format(scales=", ".join(f"{k:g}" for k in scales)),
+                       noise=noise, per_size={str(k): v for k, v in per_size.items()})]
+
+
+@register_metric("selfssim_pairs", capability=ANY_SCALE,
+                 summary="SelfSSIM over every pair of sizes 1.25-2R (R itself not included), MS-SSIM")
+def selfssim_pairs(ctx) -> list[dict]:
+    from spatialgan.metrics.selfssim import PAIRS_PROTOCOL, self_ssim_pairs
+
+    _check_selfssim_size(ctx, "selfssim_pairs")
+    scales = ctx.options.selfssim_scales
     z, render = _full_frame_latents(ctx)
-    value = self_ssim_official(render, z, ctx.config.resolution, scales, ctx.options.batch)
-    return [ctx.record("selfssim", value, OFFICIAL_PROTOCOL.format(scales=", ".join(f"{k:g}" for k in scales)),
+    value = self_ssim_pairs(render, z, ctx.config.resolution, scales, ctx.options.batch)
+    return [ctx.record("selfssim_pairs", value, PAIRS_PROTOCOL.format(scales=", ".join(f"{k:g}" for k in scales)),
                        noise=ctx.options.noise or ctx.adapter.default_noise)]
 
 
