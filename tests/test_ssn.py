@@ -87,13 +87,16 @@ def test_transfer_from_stylegan2_reproduces_images_for_constant_latents():
         for m in sg2.modules():  # non-trivial noise strengths and biases
             if hasattr(m, "strength"):
                 m.strength.fill_(0.2)
-    ssn = SSNGenerator(16, 4, 4, **SMALL).eval()
-    ssn.load_state_dict(sg2.state_dict())
     z = torch.randn(2, 8)
     with torch.no_grad():
         ref = sg2(z, noise_mode="const")
-        out = ssn(z[:, :, None, None].expand(-1, -1, 4, 4), noise_mode="const")
-    assert (out - ref).abs().max() < 1e-4
+    for encoder in ("learned", "bilinear", "nearest"):      # every encoder: the encoder's own weights stay new
+        ssn = SSNGenerator(16, 4, 4, spatial_encoder=encoder, **SMALL).eval()
+        missing, unexpected = ssn.load_state_dict(sg2.state_dict(), strict=False)
+        assert not unexpected and all("spatial_encoder" in k for k in missing)
+        with torch.no_grad():
+            out = ssn(z[:, :, None, None].expand(-1, -1, 4, 4), noise_mode="const")
+        assert (out - ref).abs().max() < 1e-4, encoder
 
 
 class IndependentBlocks(nn.Module):

@@ -191,3 +191,18 @@ def test_paper_reduction_is_eq2_in_expectation(monkeypatch):
                 eq2 += sum(float((a[..., 8 * i:8 * i + 8, 8 * j:8 * j + 8] - b[..., 8 * i:8 * i + 8, 8 * j:8 * j + 8])
                                  .square().mean()) for i in range(2) for j in range(2) if (i, j) != (r, c))
     assert float(estimate) == pytest.approx(eq2, rel=1e-4)
+
+
+def test_the_constructor_config_and_cli_share_one_default_encoder():
+    """SSNGenerator once defaulted to bilinear while its docstring, the config and the CLI said learned."""
+    import dataclasses
+
+    from spatialgan.models.ssn.encoder import LearnedFootprint
+    from spatialgan.models.ssn.options import SSNOptions
+
+    default = next(f.default for f in dataclasses.fields(SSNOptions) if f.name == "spatial_encoder")
+    assert default == "learned" == TrainConfig(model="ssn", device="cpu").spatial_encoder
+    G = SSNGenerator(16, 4, 4, **SMALL)
+    assert G.spatial_encoder == default
+    convs = [m for m in G.synthesis.modules() if hasattr(m, "spatial_encoder") and not isinstance(m, SSNGenerator)]
+    assert convs and all(isinstance(m.spatial_encoder, LearnedFootprint) for m in convs)

@@ -22,7 +22,7 @@ class SSNGenerator(nn.Module):
     def __init__(self, resolution: int, latent_rows: int = 4, latent_cols: int = 4, z_dim: int = 512,
                  w_dim: int = 512, img_channels: int = 3, mapping_layers: int = 8,
                  mapping_lr_multiplier: float = 0.01, channel_base: int = 32768, channel_max: int = 512,
-                 upsample: str = "bilinear", spatial_encoder: str = "bilinear"):
+                 upsample: str = "bilinear", spatial_encoder: str = "learned"):
         super().__init__()
         if latent_rows < 1 or latent_cols < 1:
             raise ValueError("the latent grid needs at least one row and one column")
