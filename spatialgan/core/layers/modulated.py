@@ -95,7 +95,7 @@ def spatially_modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: to
 def spatial_styles(affine: EqualizedLinear, w_map: torch.Tensor, size: tuple[int, int], encoder=None
                    ) -> torch.Tensor:
     """Spatial encoder step of one layer: the layer's affine map applied per latent block (a 1x1 conv), then the
-    block styles spread to the layer's resolution by `encoder(styles, size)` (SSN's encoders; default bilinear
+    block styles spread to the layer's resolution by `encoder(styles, size, w_map)` (SSN's encoders; default bilinear
     with half-pixel centres). Spreading is a convex combination of blocks, so it commutes with the affine map and
     running the affine on the few blocks first is exact and cheap."""
     weight = affine.weight * affine.weight_gain
@@ -103,7 +103,7 @@ def spatial_styles(affine: EqualizedLinear, w_map: torch.Tensor, size: tuple[int
     # The 1x1 conv as a matmul over the few latent blocks (faster than a convolution call on a 4x4 map).
     styles = F.linear(w_map.permute(0, 2, 3, 1), weight.to(w_map.dtype), bias).permute(0, 3, 1, 2)
     if encoder is not None:
-        return encoder(styles, size)
+        return encoder(styles, size, w_map)
     if styles.shape[-2:] != size:
         styles = F.interpolate(styles, size=size, mode="bilinear", align_corners=False)
     return styles

@@ -33,7 +33,7 @@ class SSNGenerator(nn.Module):
         self.spatial_encoder = spatial_encoder
         for module in self.synthesis.modules():
             if isinstance(module, ModulatedConv2d):
-                module.spatial_encoder = make_encoder(spatial_encoder)
+                module.spatial_encoder = make_encoder(spatial_encoder, w_dim, module.in_channels)
         self.mapping = MappingNetwork(z_dim, w_dim, mapping_layers, lr_multiplier=mapping_lr_multiplier)
 
     def map(self, z: torch.Tensor, truncation_psi: float = 1.0, update_w_avg: bool = False) -> torch.Tensor:
