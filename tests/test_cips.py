@@ -504,3 +504,22 @@ def test_cips_r1_penalises_only_the_rgb_and_the_paper_recipe_takes_the_official_
     old = TrainConfig(**small).to_dict()
     del old["g_adam_interval"]
     assert TrainConfig.from_dict(old).g_adam_interval == 0          # older runs resume with the values they ran
+
+
+def test_antialiased_patch_sampling_stays_available_and_older_runs_keep_it():
+    from spatialgan.config import TrainConfig
+    from spatialgan.models.cips.hooks import CIPSHooks
+
+    base = dict(model="cips", resolution=16, patch_size=8, z_dim=8, device="cpu", recipe="ada")
+    assert TrainConfig(**base).patch_sampling == "nearest"
+    old = TrainConfig(**base).to_dict()
+    del old["patch_sampling"]
+    assert TrainConfig.from_dict(old).patch_sampling == "antialiased"
+    torch.manual_seed(0)
+    request = CIPSHooks(TrainConfig(**base)).sample_request(8, torch.device("cpu"))
+    reals = torch.rand(8, 3, 16, 16)
+    nearest = CIPSHooks(TrainConfig(**base)).prepare_reals(reals, request)
+    blurred = CIPSHooks(TrainConfig(**base, patch_sampling="antialiased")).prepare_reals(reals, request)
+    scaled = [i for i, (_, _, side) in enumerate(request["patch_boxes"]) if side > 8]
+    assert scaled and not torch.allclose(nearest[scaled], blurred[scaled])
+    assert nearest[scaled].var() > blurred[scaled].var()          # the resize averages; the sub-grid does not

@@ -6,6 +6,7 @@ import torch
 
 from spatialgan import batchrng
 from spatialgan.core.coords import pixel_grid
+from spatialgan.imageutils import resize_antialiased
 from spatialgan.models.stylegan2.hooks import StyleGAN2Hooks
 
 
@@ -17,6 +18,12 @@ def nearest_patch(image: torch.Tensor, box: tuple[int, int, int], size: int) -> 
     offsets = ((torch.arange(size, dtype=torch.float64) + 0.5) * side / size).floor().long()
     rows, cols = (top + offsets).to(image.device), (left + offsets).to(image.device)
     return image.index_select(-2, rows).index_select(-1, cols)
+
+
+def resized_patch(image: torch.Tensor, box: tuple[int, int, int], size: int) -> torch.Tensor:
+    """The box resized to P x P (antialiased bilinear): a blur of the region that G does not compute."""
+    left, top, side = box
+    return resize_antialiased(image[..., top:top + side, left:left + side], size)
 
 
 class CIPSHooks(StyleGAN2Hooks):
@@ -66,7 +73,8 @@ class CIPSHooks(StyleGAN2Hooks):
 
     def prepare_reals(self, reals, request):
         if "patch_boxes" in request:
-            reals = torch.cat([nearest_patch(reals[i:i + 1], box, self.config.patch_size)
+            cut = nearest_patch if self.config.patch_sampling == "nearest" else resized_patch
+            reals = torch.cat([cut(reals[i:i + 1], box, self.config.patch_size)
                                for i, box in enumerate(request["patch_boxes"])])
         return self.with_coords(reals, request)
 

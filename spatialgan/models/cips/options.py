@@ -16,6 +16,10 @@ class CIPSOptions:
                                            "(e.g. 4)", low=1e-3, high=1e3)
     patch_size: int | None = option(None, "CIPS: train on P x P patches of random regions at random scales (D "
                                     "sees patches)", low=4)
+    patch_sampling: str = option("nearest", "CIPS: how real patches are cut: nearest (the real pixels under G's "
+                                 "sample points, the official strided sub-grid) or antialiased (a resize of the "
+                                 "region, this library's first way)", choices=("nearest", "antialiased"),
+                                 legacy="antialiased")
     cips_channels: list | None = option(None, "CIPS: width of each layer pair (None: all --width; official: "
                                         "512..128)", cli=False)
     cips_discriminator_coords: bool | None = option(
