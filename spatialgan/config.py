@@ -13,6 +13,7 @@ from dataclasses import MISSING, asdict, dataclass, fields
 
 from spatialgan import SpatialGANError
 from spatialgan.autocast import AMP_MODES, check_amp
+from spatialgan.core.discriminator import D_LAYOUTS
 from spatialgan.models.interface import ADA_RECIPE
 from spatialgan.options import option, validate
 from spatialgan.registry import MODELS, get_model
@@ -55,6 +56,10 @@ class CoreOptions:
     upsample: str | None = option(None, "generator upsampling (fir: StyleGAN2's own, exact for rosinality "
                                   f"transfer){recipe_help('upsample')}", choices=("bilinear", "fir"), group=ARCH)
     downsample: str = option("fir", "discriminator downsampling", choices=("fir", "avg"), group=ARCH)
+    d_layout: str = option("stylegan2", "discriminator down convs: stylegan2 (blur, then the 3x3 conv at stride 2, "
+                           "as NVIDIA's and rosinality's D, so their weights load) or down-first (downsample, then "
+                           "the conv at the low resolution: this library's first D)", choices=D_LAYOUTS, group=ARCH,
+                           legacy="down-first")
     recipe: str = option("paper", "training defaults: paper (each model's paper and official code) or ada "
                          "(StyleGAN2-ADA's optimiser values only: heuristic R1 weight, lr 0.0025, bilinear; "
                          "augmentation is --augment, on with either recipe); the flags marked 'from --recipe' "
@@ -135,6 +140,9 @@ class _ConfigBehaviour:
             self.width = 512 if on_cuda else 128    # a CPU cannot train 512 wide
         if self.channels_last is None:
             self.channels_last = not on_cuda        # NCHW measured faster on CUDA
+        if self.d_layout == "stylegan2" and self.downsample != "fir":
+            raise SpatialGANError("--d-layout stylegan2 blurs with StyleGAN2's FIR filter; with --downsample avg "
+                                  "pass --d-layout down-first")
         if self.amp == "bf16" and self.fp16_res:
             raise SpatialGANError("choose bf16 autocast (--amp) or float16 high-resolution blocks (--fp16-res), "
                                   "not both")

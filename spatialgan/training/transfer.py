@@ -6,14 +6,14 @@ from pathlib import Path
 
 from spatialgan import SpatialGANError
 from spatialgan.checkpoint import load_checkpoint, load_torch_file, resolve_checkpoint
-from spatialgan.models.stylegan2.rosinality import rosinality_to_ours
+from spatialgan.models.stylegan2.rosinality import rosinality_discriminator_to_ours, rosinality_to_ours
 
 
 def load_generator_weights(path) -> dict:
     """{'G', 'G_ema', optional 'D', 'source'} from one of our checkpoints or a rosinality `.pt` file.
 
     Our checkpoints carry a discriminator with the same layout as every model's here, so it transfers too;
-    rosinality's discriminator has another layout and is not converted (the run starts with a fresh D)."""
+    rosinality's `d` is converted exactly to `--d-layout stylegan2` (StyleGAN2's own D layout)."""
     path = Path(path)
     if path.is_dir() or path.suffix == ".safetensors":
         state = load_checkpoint(resolve_checkpoint(path))
@@ -31,15 +31,22 @@ def load_generator_weights(path) -> dict:
     try:
         g_ema = rosinality_to_ours(ckpt.get("g_ema", ckpt.get("g")), latent_avg)
         g = rosinality_to_ours(ckpt["g"], latent_avg) if "g" in ckpt else g_ema
+        d = rosinality_discriminator_to_ours(ckpt["d"]) if isinstance(ckpt.get("d"), dict) else None
     except (KeyError, IndexError, AttributeError, TypeError, ValueError) as exc:
-        raise SpatialGANError(f"--init-from {path}: an incomplete rosinality generator (missing {exc})") from None
-    return {"G": g, "G_ema": g_ema, "D": None, "source": "rosinality", "config": {"upsample": "fir"}}
+        raise SpatialGANError(f"--init-from {path}: an incomplete rosinality checkpoint (missing {exc})") from None
+    return {"G": g, "G_ema": g_ema, "D": d, "source": "rosinality",
+            "config": {"upsample": "fir", "downsample": "fir", "d_layout": "stylegan2"}}
 
 
 def check_transfer(path, source: dict, config) -> None:
     """Refuses a transfer that would load the weights into a different computation: the upsampling filter has no
     weights, so a mismatch would pass the shape checks and silently give other images."""
-    trained = source.get("config", {}).get("upsample")
+    recorded = source.get("config", {})
+    if source.get("D") is not None and recorded.get("d_layout", "down-first") != config.d_layout:
+        raise SpatialGANError(f"--init-from {path}: its discriminator has the {recorded.get('d_layout', 'down-first')}"
+                              f" layout; pass --d-layout {recorded.get('d_layout', 'down-first')} (this run has "
+                              f"{config.d_layout}), or D would load into other maths")
+    trained = recorded.get("upsample")
     if trained is not None and trained != config.upsample:
         where = "rosinality's stylegan2-pytorch uses" if source["source"] == "rosinality" else "it was trained with"
         raise SpatialGANError(f"--init-from {path}: {where} {trained} upsampling; pass --upsample {trained} "

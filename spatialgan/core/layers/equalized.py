@@ -48,9 +48,10 @@ class EqualizedConv2d(nn.Module):
     """Equalized conv with 'same' zero padding (or `padding`), optional bias and activation."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, bias: bool = True,
-                 activation: str = "linear", lr_multiplier: float = 1.0, padding: int | None = None):
+                 activation: str = "linear", lr_multiplier: float = 1.0, padding: int | None = None,
+                 stride: int = 1):
         super().__init__()
-        self.activation = activation
+        self.activation, self.stride = activation, stride
         self.padding = kernel_size // 2 if padding is None else padding
         self.weight = nn.Parameter(torch.randn(out_channels, in_channels, kernel_size, kernel_size) / lr_multiplier)
         self.bias = nn.Parameter(torch.zeros(out_channels)) if bias else None
@@ -61,8 +62,8 @@ class EqualizedConv2d(nn.Module):
         gain = LRELU_GAIN if self.activation == "lrelu" else 1.0
         w = self.weight * (self.weight_gain * gain)
         b = self.bias * (self.bias_gain * gain) if self.bias is not None else None
-        return _activate(F.conv2d(x, w.to(x.dtype), b.to(x.dtype) if b is not None else None, padding=self.padding),
-                         self.activation)
+        return _activate(F.conv2d(x, w.to(x.dtype), b.to(x.dtype) if b is not None else None, padding=self.padding,
+                                  stride=self.stride), self.activation)
 
 
 def _activate(x: torch.Tensor, activation: str) -> torch.Tensor:

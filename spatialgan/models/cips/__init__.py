@@ -18,7 +18,8 @@ def build_generator(cfg) -> CIPSGenerator:
 def build_discriminator(cfg) -> Discriminator:
     """StyleGAN2's D; with the paper's recipe it also sees each pixel's two coordinates (5 input channels)."""
     return Discriminator(cfg.patch_size or cfg.resolution, img_channels=5 if cfg.cips_discriminator_coords else 3,
-                         channel_base=cfg.channel_base, channel_max=cfg.width, downsample=cfg.downsample)
+                         channel_base=cfg.channel_base, channel_max=cfg.width, downsample=cfg.downsample,
+                         layout=cfg.d_layout)
 
 
 # The official CIPS code: R1 weight 10, lr 0.002, no path length, no style mixing, coordinates into D

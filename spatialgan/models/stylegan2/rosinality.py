@@ -100,3 +100,28 @@ def ours_to_rosinality(state: dict) -> tuple[dict, torch.Tensor]:
         if theirs != "to_rgb1":
             out[f"{theirs}.upsample.kernel"] = blur / blur.sum() * 4
     return out, state["mapping.w_avg"].clone()
+
+
+def is_rosinality_discriminator(state: dict) -> bool:
+    return "convs.0.0.weight" in state and "final_conv.0.weight" in state and "final_linear.1.weight" in state
+
+
+def rosinality_discriminator_to_ours(state: dict) -> dict:
+    """A rosinality Discriminator state dict -> ours with `--d-layout stylegan2` (same maths: FromRGB, residual
+    blocks whose down conv blurs then convolves at stride 2, minibatch std over groups of 4, conv, two FCs).
+    Its FusedLeakyReLU biases become our conv biases; the blur kernels are fixed buffers and are not copied."""
+    if not is_rosinality_discriminator(state):
+        raise SpatialGANError("not a rosinality stylegan2-pytorch discriminator state dict (no convs.0 / final_conv)")
+    out = {"fromrgb.weight": state["convs.0.0.weight"], "fromrgb.bias": state["convs.0.1.bias"]}
+    blocks = sorted({int(k.split(".")[1]) for k in state if k.startswith("convs.") and ".conv1." in k})
+    for i, b in enumerate(blocks):
+        ours, theirs = f"blocks.{i}", f"convs.{b}"
+        out[f"{ours}.conv0.weight"] = state[f"{theirs}.conv1.0.weight"]
+        out[f"{ours}.conv0.bias"] = state[f"{theirs}.conv1.1.bias"]
+        out[f"{ours}.conv1.weight"] = state[f"{theirs}.conv2.1.weight"]
+        out[f"{ours}.conv1.bias"] = state[f"{theirs}.conv2.2.bias"]
+        out[f"{ours}.skip.weight"] = state[f"{theirs}.skip.1.weight"]
+    out.update({"conv.weight": state["final_conv.0.weight"], "conv.bias": state["final_conv.1.bias"],
+                "fc.weight": state["final_linear.0.weight"], "fc.bias": state["final_linear.0.bias"],
+                "out.weight": state["final_linear.1.weight"], "out.bias": state["final_linear.1.bias"]})
+    return out
