@@ -12,14 +12,13 @@ The CLI and the studio are thin layers over this module. Inference never imports
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from spatialgan import SpatialGANError
-from spatialgan.autocast import autocast, check_amp, config_key, use_bf16
+from spatialgan.autocast import autocast, check_amp, config_key, median_seconds, use_bf16
 from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint
 from spatialgan.config import TrainConfig
 from spatialgan.latents import check_truncation, latent_for_seed
@@ -70,16 +69,9 @@ class Model:
         return self._bf16
 
     def _seconds_per_batch(self, bf16: bool) -> float:
-        z = torch.randn(8, *self.adapter.latent_shape(), generator=torch.Generator().manual_seed(0))
-        times = []
+        z = torch.randn(8, *self.adapter.latent_shape(), generator=torch.Generator().manual_seed(0)).to(self.device)
         with torch.no_grad(), autocast(self.device, bf16):
-            for _ in range(4):                 # the first is warm-up
-                start = time.perf_counter()
-                self.adapter.sample(z.to(self.device))
-                if self.device.type == "cuda":
-                    torch.cuda.synchronize(self.device)
-                times.append(time.perf_counter() - start)
-        return sorted(times[1:])[1]
+            return median_seconds(lambda: self.adapter.sample(z), self.device)
 
     def precision(self):
         """The autocast context the model computes under (bf16 or none); tools that call the adapter use it."""

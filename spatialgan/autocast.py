@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import sys
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -144,6 +145,19 @@ def use_bf16(mode: str, device: torch.device, config_key: str,
     verdict = {"bf16": fp32_s > bf16_s * MIN_SPEEDUP, "fp32_s": fp32_s, "bf16_s": bf16_s}
     _write_cache(key, verdict)
     return verdict["bf16"]
+
+
+def median_seconds(run: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
+    """Median wall time of `run()` over `repeats` calls after one untimed warm-up call (CUDA synchronised)."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    return sorted(times)[len(times) // 2]
 
 
 def autocast(device: torch.device, enabled: bool):

@@ -27,6 +27,11 @@ AUGMENT_MODES = ("none", "ada", "fixed", "diffaug")
 RECIPES = ("paper", "ada")
 
 
+def default_ema_kimg(batch: int) -> float:
+    """StyleGAN2-ADA's G_ema half-life: 10 kimg at batch 32, proportional to the batch."""
+    return batch * 10 / 32
+
+
 def recipe_help(name: str) -> str:
     """' (from --recipe: paper: stylegan2 10, ssn 1, ...; ada: ...)' for an option the recipes set."""
     parts = []
@@ -154,7 +159,7 @@ class _ConfigBehaviour:
         if self.gamma is None:
             self.gamma = 0.0002 * self.resolution ** 2 / self.batch
         if self.ema_kimg is None and not self.init_from:    # with --init-from: the source's (set by the trainer)
-            self.ema_kimg = self.batch * 10 / 32
+            self.ema_kimg = default_ema_kimg(self.batch)
         if self.pl_weight > 0 and self.batch // self.pl_batch_shrink < 1:
             raise SpatialGANError("--batch is too small for the path-length batch shrink")
         if self.metrics:

@@ -188,6 +188,16 @@ def hooks_for(**overrides):
     return ScalePartyHooks(TrainConfig(**{**base, **overrides}))
 
 
+def paired_render(hooks, G, seed: int, batch: int):
+    """A seeded training request of `batch` samples, its styles and G's render of it (the partner renders land in
+    request['partner'])."""
+    torch.manual_seed(seed)
+    request = hooks.sample_request(batch, torch.device("cpu"))
+    ws = G.map(request["z"])
+    with torch.no_grad():
+        return request, ws, hooks.synthesize_request(G, ws, request)
+
+
 def test_training_requests_cover_two_sizes_random_scales_and_regions_inside_the_frame():
     from spatialgan import SpatialGANError
 
@@ -243,11 +253,7 @@ def test_inter_scale_pairs_render_the_same_region_and_mix_for_the_discriminator(
 
     hooks = hooks_for(interscale_prob=1.0, scale_regime="half", train_noise="grid")
     G = noisy_generator(32)
-    torch.manual_seed(3)
-    request = hooks.sample_request(4, torch.device("cpu"))
-    ws = G.map(request["z"])
-    with torch.no_grad():
-        images = hooks.synthesize_request(G, ws, request)
+    request, ws, images = paired_render(hooks, G, seed=3, batch=4)
     partner = request["partner"]
     assert partner.shape[-1] == request["partner_size"] and len(partner) == 4
     # The partner of sample 0 is that sample's region at the other size, with the same image-space noise.
@@ -486,12 +492,9 @@ def test_training_noise_is_fresh_per_render_by_default_and_grid_on_request():
     G = noisy_generator(32)
     for noise, same in (("random", False), ("grid", True)):
         hooks = hooks_for(interscale_prob=1.0, train_noise=noise)
-        torch.manual_seed(4)
-        request = hooks.sample_request(3, torch.device("cpu"))
-        ws = G.map(request["z"])
+        request, ws, first = paired_render(hooks, G, seed=4, batch=3)
+        first_partner = request["partner"]
         with torch.no_grad():
-            first = hooks.synthesize_request(G, ws, request)
-            first_partner = request["partner"]
             second = hooks.synthesize_request(G, ws, request)
         assert torch.equal(first, second) is same
         assert torch.equal(first_partner, request["partner"]) is same

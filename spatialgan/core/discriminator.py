@@ -10,7 +10,7 @@ from torch import nn
 
 from spatialgan.core.layers.equalized import EqualizedConv2d, EqualizedLinear
 from spatialgan.core.layers.precision import clamp_fp16, fp16_region
-from spatialgan.core.layers.resampling import Downsample2d, fir_kernel
+from spatialgan.core.layers.resampling import Downsample2d, fir_filter, fir_kernel
 from spatialgan.core.synthesis import channels_at, check_resolution
 
 D_LAYOUTS = ("stylegan2", "down-first")
@@ -41,9 +41,7 @@ class DiscriminatorBlock(nn.Module):
     def down_conv(self, x: torch.Tensor) -> torch.Tensor:
         if self.layout != "stylegan2":
             return self.conv1(self.down(x))
-        c = x.shape[1]
-        kernel = self.blur.to(x.dtype)[None, None].expand(c, 1, 4, 4)
-        return self.conv1(F.conv2d(x, kernel, padding=2, groups=c))
+        return self.conv1(fir_filter(x, self.blur, padding=2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with fp16_region(self.use_fp16, x):

@@ -12,9 +12,9 @@ import torch
 from tqdm import tqdm
 
 from spatialgan import SpatialGANError, __version__
-from spatialgan.autocast import autocast, config_key, use_bf16
+from spatialgan.autocast import autocast, config_key, median_seconds, use_bf16
 from spatialgan.checkpoint import find_snapshots, load_checkpoint, save_checkpoint, snapshot_name
-from spatialgan.config import TrainConfig
+from spatialgan.config import TrainConfig, default_ema_kimg
 from spatialgan.core.layers.precision import set_fp16_resolutions
 from spatialgan.core.losses import (
     discriminator_loss,
@@ -57,15 +57,8 @@ def seconds_per_step(cfg: TrainConfig, device: torch.device, bf16: bool, batch: 
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         trainer = Trainer(TrainConfig.from_dict(values), device)
         reals = torch.rand(batch, 3, cfg.resolution, cfg.resolution, device=device) * 2 - 1
-        trainer.train_step(reals)                 # step 0 runs R1 and path length too: warm-up
-        times = []
-        for _ in range(steps):
-            start = time.perf_counter()
-            trainer.train_step(reals)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - start)
-    return sorted(times)[len(times) // 2]
+        # The untimed warm-up is step 0, the one that also runs R1 and path length.
+        return median_seconds(lambda: trainer.train_step(reals), device, steps)
 
 
 class CompiledGenerator:
@@ -101,7 +94,7 @@ class Trainer:
         if config.init_from and initialize:
             self._initialize_from(config.init_from)
         if config.ema_kimg is None:                 # --init-from without its weights: the usual default
-            config.ema_kimg = config.batch * 10 / 32
+            config.ema_kimg = default_ema_kimg(config.batch)
         if config.fp16_res:
             set_fp16_resolutions(self.G, self.D, config.fp16_res)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from spatialgan import SpatialGANError
 from spatialgan.checkpoint import load_checkpoint, load_torch_file, resolve_checkpoint
+from spatialgan.config import default_ema_kimg
 from spatialgan.models.stylegan2.rosinality import rosinality_discriminator_to_ours, rosinality_to_ours
 
 
@@ -42,10 +43,10 @@ def check_transfer(path, source: dict, config) -> None:
     """Refuses a transfer that would load the weights into a different computation: the upsampling filter has no
     weights, so a mismatch would pass the shape checks and silently give other images."""
     recorded = source.get("config", {})
-    if source.get("D") is not None and recorded.get("d_layout", "down-first") != config.d_layout:
-        raise SpatialGANError(f"--init-from {path}: its discriminator has the {recorded.get('d_layout', 'down-first')}"
-                              f" layout; pass --d-layout {recorded.get('d_layout', 'down-first')} (this run has "
-                              f"{config.d_layout}), or D would load into other maths")
+    d_layout = recorded.get("d_layout", "down-first")      # checkpoints from before the option had the first D
+    if source.get("D") is not None and d_layout != config.d_layout:
+        raise SpatialGANError(f"--init-from {path}: its discriminator has the {d_layout} layout; pass --d-layout "
+                              f"{d_layout} (this run has {config.d_layout}), or D would load into other maths")
     trained = recorded.get("upsample")
     if trained is not None and trained != config.upsample:
         where = "rosinality's stylegan2-pytorch uses" if source["source"] == "rosinality" else "it was trained with"
@@ -65,5 +66,4 @@ def source_ema_kimg(source: dict) -> float:
     recorded = config.get("ema_kimg")
     if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and recorded >= 0:
         return float(recorded)
-    batch = config.get("batch") if isinstance(config.get("batch"), int) else 32
-    return batch * 10 / 32
+    return default_ema_kimg(config.get("batch") if isinstance(config.get("batch"), int) else 32)

@@ -14,6 +14,12 @@ def fir_kernel(taps=(1.0, 3.0, 3.0, 1.0), gain: float = 1.0) -> torch.Tensor:
     return k / k.sum() * gain
 
 
+def fir_filter(x: torch.Tensor, kernel: torch.Tensor, padding: int, stride: int = 1) -> torch.Tensor:
+    """Each channel convolved with the 2-D `kernel` after zero padding (stride 2: blur and keep every second)."""
+    c, k = x.shape[1], kernel.shape[-1]
+    return F.conv2d(x, kernel.to(x.dtype)[None, None].expand(c, 1, k, k), stride=stride, padding=padding, groups=c)
+
+
 class Upsample2d(nn.Module):
     """2x upsampling. 'bilinear' clamps at the border; 'fir' zero-pads (StyleGAN2). They agree away from the border."""
 
@@ -49,6 +55,4 @@ class Downsample2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.mode == "avg":
             return F.avg_pool2d(x, 2)
-        c = x.shape[1]
-        k = self.kernel.to(x.dtype)[None, None].expand(c, 1, 4, 4)
-        return F.conv2d(x, k, stride=2, padding=1, groups=c)
+        return fir_filter(x, self.kernel, padding=1, stride=2)
