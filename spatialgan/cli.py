@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from pathlib import Path
 
 from spatialgan import SpatialGANError, __version__
 
@@ -261,21 +260,30 @@ def cmd_project(args) -> int:
 
 
 def _add_convert(sub):
-    p = sub.add_parser("convert", help="turn an official CIPS checkpoint into a spatialgan checkpoint",
-                       description="Reads saic-mdal/CIPS generator weights (g_ema) and writes a generator-only "
-                                   "checkpoint that generate, render, evaluate, serve and train --init-from accept.")
-    p.add_argument("--cips-official", required=True, help="the official .pt file")
+    p = sub.add_parser("convert", help="turn a StyleGAN2-ADA pickle, rosinality .pt or official CIPS .pt into a "
+                                       "spatialgan checkpoint",
+                       description="Reads another codebase's checkpoint (never running code from it) and writes a "
+                                   "run folder that generate, render, evaluate, serve and train --init-from accept. "
+                                   "See the README's table of checkpoint families.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--stylegan2-ada", metavar="FILE.pkl", help="NVIDIA StyleGAN2-ADA network pickle (G_ema, G, D)")
+    src.add_argument("--rosinality", metavar="FILE.pt", help="rosinality stylegan2-pytorch checkpoint (g_ema, g, d)")
+    src.add_argument("--cips-official", metavar="FILE.pt", help="saic-mdal/CIPS checkpoint (g_ema)")
     p.add_argument("--dest", required=True, help="run folder to write")
     p.add_argument("--resolution", type=int, default=None, help="only for CIPS-NE files (no embedding)")
+    p.add_argument("--cips-reading", choices=("eval", "train"), default="eval",
+                   help="CIPS: read the coordinate embedding as the official eval mode does (its images; default) or "
+                        "at its table entries as its training mode does (for fine-tuning)")
     p.set_defaults(func=cmd_convert)
 
 
 def cmd_convert(args) -> int:
-    from spatialgan.models.cips.official import convert_official_cips
+    from spatialgan.convert import convert
 
-    if not Path(args.cips_official).is_file():
-        raise SpatialGANError(f"{args.cips_official}: no such file")
-    print(f"wrote {convert_official_cips(args.cips_official, args.dest, args.resolution)}")
+    family, src = next((name, path) for name, path in (("stylegan2-ada", args.stylegan2_ada),
+                                                       ("rosinality", args.rosinality),
+                                                       ("cips-official", args.cips_official)) if path)
+    print(f"wrote {convert(family, src, args.dest, args.resolution, args.cips_reading)}")
     return 0
 
 

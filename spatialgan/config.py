@@ -60,6 +60,9 @@ class CoreOptions:
     mapping_layers: int = option(8, "mapping network depth", low=1, high=64, group=ARCH)
     upsample: str | None = option(None, "generator upsampling (fir: StyleGAN2's own, exact for rosinality "
                                   f"transfer){recipe_help('upsample')}", choices=("bilinear", "fir"), group=ARCH)
+    conv_clamp: float | None = option(None, "clamp G's layer outputs to +-X in every precision (StyleGAN2-ADA's "
+                                      "conv_clamp, read from its pickles; default: only float16 regions, at 256)",
+                                      low=0, group=ARCH)
     downsample: str = option("fir", "discriminator downsampling", choices=("fir", "avg"), group=ARCH)
     d_layout: str = option("stylegan2", "discriminator down convs: stylegan2 (blur, then the 3x3 conv at stride 2, "
                            "as NVIDIA's and rosinality's D, so their weights load) or down-first (downsample, then "
@@ -105,8 +108,8 @@ class CoreOptions:
     xflip: bool = option(False, "random horizontal flips of reals", group=DATA)
     workers: int | None = option(None, "data loader processes (default 0 on CPU, 3 on CUDA)", low=0, high=256,
                                  group=DATA)
-    init_from: str | None = option(None, "start from a trained StyleGAN2: our checkpoint or a rosinality .pt "
-                                   "(SSN's transfer recipe)", group=RUN)
+    init_from: str | None = option(None, "start from a trained StyleGAN2: our checkpoint, a rosinality .pt or a "
+                                   "StyleGAN2-ADA .pkl (SSN's transfer recipe)", group=RUN)
     seed: int = option(0, "random seed", low=0, high=2 ** 63 - 1, group=RUN)
     device: str = option("auto", "auto, cpu, cuda or cuda:N", group=RUN)
     amp: str = option("auto", "bf16 autocast: auto (only where it measured faster for this configuration on this "

@@ -379,9 +379,11 @@ def test_convert_cli_writes_a_usable_run(tmp_path, capsys):
     ours = CIPSGenerator(8, z_dim=8, w_dim=8, width=16, num_layers=4, mapping_layers=2)
     official = ours_to_official_cips(ours.state_dict())
     torch.save({"g_ema": official, "g": official}, tmp_path / "cips.pt")
-    assert main(["convert", "--cips-official", str(tmp_path / "cips.pt"), "--dest", str(tmp_path / "run")]) == 0
-    # What generate renders is what the official generator renders: linspace(-1, 1) coordinates, the embedding
-    # table read at its own grid, noise off.
+    assert main(["convert", "--cips-official", str(tmp_path / "cips.pt"), "--dest", str(tmp_path / "run"),
+                 "--cips-reading", "train"]) == 0
+    # With the training-mode reading, generate renders what the official generator computes in training mode:
+    # linspace(-1, 1) coordinates, the embedding table read at its own grid, noise off. (The default eval reading
+    # is tested against the official code's own images in test_checkpoint_families.py.)
     from spatialgan.api import load
 
     model = load(tmp_path / "run")

@@ -74,6 +74,13 @@ class SynthesisNetwork(nn.Module):
         # Consecutive blocks share a w: conv1 of block k, ToRGB of block k and conv0 of block k+1 (StyleGAN2).
         self.num_ws = 2 * log2 - 2
 
+    def set_conv_clamp(self, value: float | None) -> None:
+        """Clamps every layer's output to +-value in every precision, as StyleGAN2-ADA's conv_clamp does (None: only
+        float16 regions are clamped)."""
+        for layer in self.modules():
+            if isinstance(layer, (StyledConv, ToRGB)):
+                layer.conv_clamp = None if value is None else float(value)
+
     def forward(self, ws: torch.Tensor, noise_mode: str = "random") -> torch.Tensor:
         # (B, num_ws, w_dim) style vectors, or (B, num_ws, w_dim, h, w) style maps (SSN).
         if ws.ndim not in (3, 5) or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:

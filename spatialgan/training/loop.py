@@ -139,6 +139,10 @@ class Trainer:
         check_transfer(path, self._init_state, self.cfg)
         if self.cfg.ema_kimg is None:             # keep averaging at the source's pace (its G_ema is kept too)
             self.cfg.ema_kimg = source_ema_kimg(self._init_state)
+        clamp = self._init_state["config"].get("conv_clamp")
+        if clamp is not None and self.cfg.conv_clamp is None:    # StyleGAN2-ADA clamps in fp32 too: keep its maths
+            self.cfg.conv_clamp = clamp
+            self.G.synthesis.set_conv_clamp(clamp)
         missing = transfer_weights(self.G, self._init_state["G"], "G")
         if self._init_state["D"] is not None:
             transfer_weights(self.D, self._init_state["D"], "D")

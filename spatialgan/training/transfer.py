@@ -7,11 +7,13 @@ from pathlib import Path
 from spatialgan import SpatialGANError
 from spatialgan.checkpoint import load_checkpoint, load_torch_file, resolve_checkpoint
 from spatialgan.config import default_ema_kimg
+from spatialgan.models.stylegan2.nvidia import read_stylegan2_ada
 from spatialgan.models.stylegan2.rosinality import rosinality_discriminator_to_ours, rosinality_to_ours
 
 
 def load_generator_weights(path) -> dict:
-    """{'G', 'G_ema', optional 'D', 'source'} from one of our checkpoints or a rosinality `.pt` file.
+    """{'G', 'G_ema', optional 'D', 'source'} from one of our checkpoints, a rosinality `.pt` file or a StyleGAN2-ADA
+    `.pkl` (read by spatialgan.safe_pickle: tensors and containers only).
 
     Our checkpoints carry a discriminator with the same layout as every model's here, so it transfers too;
     rosinality's `d` is converted exactly to `--d-layout stylegan2` (StyleGAN2's own D layout)."""
@@ -25,6 +27,12 @@ def load_generator_weights(path) -> dict:
                 "source": "spatialgan", "config": state.get("config") or {}}
     if not path.is_file():
         raise SpatialGANError(f"--init-from {path}: no such file")
+    if path.suffix == ".pkl":                  # NVIDIA StyleGAN2-ADA, read without running its code
+        found = read_stylegan2_ada(path)
+        return {"G": found["G"] or found["G_ema"], "G_ema": found["G_ema"], "D": found["D"],
+                "source": "stylegan2-ada", "config": {"upsample": "fir", "downsample": "fir",
+                                                      "d_layout": "stylegan2",
+                                                      "conv_clamp": found["config"]["source_conv_clamp"]}}
     ckpt = load_torch_file(path, "a rosinality stylegan2-pytorch checkpoint (--init-from)")
     if not isinstance(ckpt, dict) or not any(k in ckpt for k in ("g_ema", "g")):
         raise SpatialGANError(f"--init-from {path}: expected a rosinality checkpoint with 'g_ema' (and 'g')")
@@ -49,19 +57,23 @@ def check_transfer(path, source: dict, config) -> None:
                               f"{d_layout} (this run has {config.d_layout}), or D would load into other maths")
     trained = recorded.get("upsample")
     if trained is not None and trained != config.upsample:
-        where = "rosinality's stylegan2-pytorch uses" if source["source"] == "rosinality" else "it was trained with"
+        where = {"rosinality": "rosinality's stylegan2-pytorch uses", "stylegan2-ada": "StyleGAN2-ADA uses"}.get(
+            source["source"], "it was trained with")
         raise SpatialGANError(f"--init-from {path}: {where} {trained} upsampling; pass --upsample {trained} "
                               f"(this run has --upsample {config.upsample})")
 
 
 
 ROSINALITY_EMA_KIMG = 10.0       # its train.py: accumulate(g_ema, g, 0.5 ** (32 / (10 * 1000))) at batch 32
+STYLEGAN2_ADA_EMA_KIMG = 10.0    # its pickles do not record it; 10 kimg is StyleGAN2's config F (and rosinality's)
 
 
 def source_ema_kimg(source: dict) -> float:
     """The G_ema half-life (kimg) the source run used: recorded in our checkpoints, fixed in rosinality's code."""
     if source["source"] == "rosinality":
         return ROSINALITY_EMA_KIMG
+    if source["source"] == "stylegan2-ada":
+        return STYLEGAN2_ADA_EMA_KIMG
     config = source.get("config") or {}
     recorded = config.get("ema_kimg")
     if isinstance(recorded, (int, float)) and not isinstance(recorded, bool) and recorded >= 0:

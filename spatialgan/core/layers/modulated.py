@@ -166,6 +166,7 @@ class StyledConv(nn.Module):
         self.conv = ModulatedConv2d(in_channels, out_channels, kernel_size, w_dim, demodulate=True, fused=fused)
         self.noise = NoiseInjection(resolution)
         self.bias = nn.Parameter(torch.zeros(out_channels))
+        self.conv_clamp: float | None = None   # StyleGAN2-ADA's conv_clamp: +-X in every precision (its pickles)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
                 noise: torch.Tensor | None = None) -> torch.Tensor:
@@ -175,7 +176,8 @@ class StyledConv(nn.Module):
         # lrelu(conv*d + noise + b) * sqrt(2) with the gain folded into d, the noise strength and b (all small).
         x = self.conv(x, w, gain=LRELU_GAIN, padding=self.padding)
         x = self.noise(x, noise_mode, noise=noise, gain=LRELU_GAIN)
-        return F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2)
+        x = F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2)
+        return x if self.conv_clamp is None else x.clamp(-self.conv_clamp, self.conv_clamp)
 
 
 class ToRGB(nn.Module):
@@ -185,6 +187,8 @@ class ToRGB(nn.Module):
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, img_channels, 1, w_dim, demodulate=False, fused=fused)
         self.bias = nn.Parameter(torch.zeros(img_channels))
+        self.conv_clamp: float | None = None
 
     def forward(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
-        return bias_act(self.conv(x, w), self.bias.to(x.dtype), "linear")
+        y = bias_act(self.conv(x, w), self.bias.to(x.dtype), "linear")
+        return y if self.conv_clamp is None else y.clamp(-self.conv_clamp, self.conv_clamp)

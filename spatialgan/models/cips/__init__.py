@@ -12,7 +12,8 @@ def build_generator(cfg) -> CIPSGenerator:
     return CIPSGenerator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, width=cfg.width, num_layers=cfg.cips_layers,
                          mapping_layers=cfg.mapping_layers, coord_embedding=cfg.coord_embedding,
                          panorama_frames=cfg.panorama_frames, channels=cfg.cips_channels,
-                         corner_coords=cfg.cips_coords == "official-corners")
+                         corner_coords=cfg.cips_coords == "official-corners",
+                         embedding_read=getattr(cfg, "cips_embedding_read", "eval"))
 
 
 def build_discriminator(cfg) -> Discriminator:

@@ -94,11 +94,10 @@ def ours_to_official_cips(state: dict) -> dict:
     return out
 
 
-
-
-def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
+def convert_official_cips(src, dest, resolution: int | None = None, reading: str = "eval") -> Path:
     """Writes a generator-only checkpoint (the converted generator as G_ema) from an official CIPS `.pt` file, for
-    generate, render, evaluate, serve and `train --init-from`. Returns the file written."""
+    generate, render, evaluate, serve and `train --init-from`. `reading`: how the coordinate embedding is read,
+    'eval' (the official images) or 'train' (its training-mode table entries). Returns the file written."""
     ckpt = load_torch_file(src, "an official CIPS checkpoint")
     state = ckpt.get("g_ema", ckpt.get("g", ckpt)) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not is_official_cips(state):
@@ -117,7 +116,7 @@ def convert_official_cips(src, dest, resolution: int | None = None) -> Path:
     config = dict(model="cips", resolution=res, z_dim=kw["z_dim"], w_dim=kw["w_dim"], width=kw["width"],
                   cips_layers=kw["num_layers"], mapping_layers=kw["mapping_layers"],
                   coord_embedding=kw["coord_embedding"], cips_channels=kw["channels"], panorama_frames=None,
-                  cips_coords="official-corners", outdir=str(dest), device="cpu")
+                  cips_coords="official-corners", cips_embedding_read=reading, outdir=str(dest), device="cpu")
     try:
         G = build_generator(SimpleNamespace(**config))          # what loading the written file will build
         missing = copy_matching(G, ours, "the CIPS generator")

@@ -28,3 +28,7 @@ class CIPSOptions:
     cips_coords: str = option("pixel-centers", "CIPS: coordinate convention of the Fourier features; "
                               "official-corners is the official code's linspace(-1, 1), set by `convert`",
                               choices=("pixel-centers", "official-corners"), cli=False)
+    cips_embedding_read: str = option("eval", "CIPS, official-corners only: where the coordinate embedding is "
+                                      "read: eval (interpolated at the official coordinates, as every official "
+                                      "image path does) or train (its table entries, as its training mode does); set "
+                                      "by `convert --cips-reading`", choices=("eval", "train"), cli=False)

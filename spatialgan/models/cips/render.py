@@ -20,13 +20,15 @@ def render_image(G, ws: torch.Tensor, width: int, height: int, x_range=(-1.0, 1.
     xs = pixel_centers(width, *x_range, device=device)
     ys = pixel_centers(height, *y_range, device=device)
     rows_per_band = max(1, band_pixels // width)
+    y, x = torch.meshgrid(ys[:2], xs[:2], indexing="ij")
+    scale = G.corner_scale(torch.stack([x, y])[None])     # a converted model's frame, also for one-row bands
     for top in range(0, height, rows_per_band):
         band_y = ys[top:top + rows_per_band]
         y, x = torch.meshgrid(band_y, xs, indexing="ij")
         coords = torch.stack([x, y])[None]
         for left in range(0, width, band_pixels):        # very wide rows: split columns too
             part = coords[..., left:left + band_pixels]
-            img = G.synthesize(ws, "const", coords=part)
+            img = G.synthesize(ws, "const", coords=part, scale=scale)
             out[top:top + band_y.shape[0], left:left + part.shape[-1]] = to_uint8(img)[0]
             if between_bands is not None:
                 between_bands()

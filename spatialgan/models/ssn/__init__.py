@@ -14,10 +14,11 @@ def build_generator(cfg) -> SSNGenerator:
     if max(cfg.latent_rows, cfg.latent_cols) > cfg.resolution:
         raise SpatialGANError(f"SSN's latent grid {cfg.latent_rows}x{cfg.latent_cols} is finer than the "
                               f"{cfg.resolution}x{cfg.resolution} image: a block must cover at least one pixel")
-    return SSNGenerator(cfg.resolution, latent_rows=cfg.latent_rows, latent_cols=cfg.latent_cols, z_dim=cfg.z_dim,
-                        w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base,
-                        channel_max=cfg.width, upsample=cfg.upsample,
-                        spatial_encoder=cfg.spatial_encoder)
+    G = SSNGenerator(cfg.resolution, latent_rows=cfg.latent_rows, latent_cols=cfg.latent_cols, z_dim=cfg.z_dim,
+                     w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers, channel_base=cfg.channel_base,
+                     channel_max=cfg.width, upsample=cfg.upsample, spatial_encoder=cfg.spatial_encoder)
+    G.synthesis.set_conv_clamp(getattr(cfg, "conv_clamp", None))
+    return G
 
 
 # SSN's paper (Sec. 4): StyleGAN2's recipe with R1 weight 1 (and path length 2), fine-tuned from a StyleGAN2.

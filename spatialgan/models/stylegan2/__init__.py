@@ -7,8 +7,10 @@ from spatialgan.models.stylegan2.hooks import StyleGAN2Hooks
 
 
 def build_generator(cfg) -> StyleGAN2Generator:
-    return StyleGAN2Generator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers,
-                              channel_base=cfg.channel_base, channel_max=cfg.width, upsample=cfg.upsample)
+    G = StyleGAN2Generator(cfg.resolution, z_dim=cfg.z_dim, w_dim=cfg.w_dim, mapping_layers=cfg.mapping_layers,
+                           channel_base=cfg.channel_base, channel_max=cfg.width, upsample=cfg.upsample)
+    G.synthesis.set_conv_clamp(getattr(cfg, "conv_clamp", None))
+    return G
 
 
 class StyleGAN2Adapter(InferenceAdapter):
