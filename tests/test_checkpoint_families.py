@@ -307,3 +307,23 @@ def test_convert_refuses_a_used_destination_and_a_missing_file(tmp_path, capsys)
     assert main(["convert", "--rosinality", str(NVIDIA), "--dest", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("error:") for line in err)
+
+
+def test_a_converted_pickle_starts_an_ssn_run_from_the_cli(tmp_path):
+    from spatialgan.api import load
+
+    from conftest import write_image_folder
+
+    dest = convert_cli(tmp_path, "--stylegan2-ada", NVIDIA)
+    data = write_image_folder(tmp_path / "data", count=8, size=16)
+    assert main(["train", "--model", "ssn", "--init-from", str(dest), "--outdir", str(tmp_path / "ssn"),
+                 "--data", str(data), "--kimg", "0.004", "--resolution", "16", "--batch", "4", "--width", "32",
+                 "--channel-base", "256", "--z-dim", "32", "--w-dim", "32", "--mapping-layers", "2",
+                 "--latent-rows", "2", "--latent-cols", "2", "--upsample", "fir", "--lr", "0", "--device", "cpu",
+                 "--quiet"]) == 0
+    ssn = load(tmp_path / "ssn", amp="off")
+    ref = expected("stylegan2-ada-tiny")
+    with torch.no_grad():
+        out = ssn.G(ref["z"][:, :, None, None].expand(-1, -1, 2, 2), noise_mode="const")
+    # One EMA step (beta ~0.99 at 10 kimg) moves G_ema a percent of the way towards the pickle's G.
+    assert ssn.config.conv_clamp == 256 and (out - ref["psi1"]).abs().max() < 2e-3
