@@ -54,7 +54,7 @@ def main() -> None:
             convert("cips-official", DATA / "cips-tiny.pt", dest, cips_reading=reading)
             model = load(dest, amp="off")
             for key in keys:
-                size = int(key.lstrip("evaltrain"))
+                size = int(key.removeprefix(reading))
                 out = model.G(ref["z"], noise_mode="const", coords=pixel_grid(size, size))
                 rows.append(row("cips-official", f"{reading} mode, {size} px", out, ref[key]))
             if reading == "train":       # what converted files rendered before: the training-mode reading
