@@ -270,3 +270,53 @@ def test_resized_white_noise_keeps_unit_variance_at_every_pixel():
         assert var.shape == (1, *size) and 0.9 < float(var.min()) and float(var.max()) < 1.1, size
     plain = F.interpolate(maps, size=(16, 16), mode="bilinear", align_corners=False).var(0)
     assert float(plain.mean()) < 0.7                         # what the const policy did before: variance ~0.5
+
+
+@pytest.mark.parametrize("stride,padding,transpose,size", [(1, 2, False, (7, 9)), (2, 1, False, (8, 8)),
+                                                          (2, 1, False, (7, 9)), (2, 0, True, (5, 6)),
+                                                          (2, 1, True, (4, 4))])
+def test_fixed_filter_matches_autograd_and_differentiates_twice(stride, padding, transpose, size):
+    from torch.autograd import gradcheck, gradgradcheck
+
+    from spatialgan.core.layers.resampling import _FixedFilter, fir_kernel
+
+    kernel = fir_kernel(gain=4.0 if transpose else 1.0).double()
+    x = torch.randn(2, 3, *size, dtype=torch.float64, requires_grad=True)
+    weight = kernel[None, None].expand(3, 1, 4, 4)
+    conv = F.conv_transpose2d if transpose else F.conv2d
+    expected = conv(x, weight, stride=stride, padding=padding, groups=3)
+    out = _FixedFilter.apply(x, kernel, stride, padding, transpose)
+    torch.testing.assert_close(out, expected)
+    g = torch.randn_like(out)
+    torch.testing.assert_close(torch.autograd.grad(out, x, g)[0], torch.autograd.grad(expected, x, g)[0])
+    fn = lambda t: _FixedFilter.apply(t, kernel, stride, padding, transpose)      # noqa: E731
+    assert gradcheck(fn, (x,)) and gradgradcheck(fn, (x,))
+
+
+def test_fixed_filter_keeps_no_activation_for_backward():
+    from spatialgan.core.layers.resampling import fir_filter, fir_kernel
+
+    packed = []
+    x = torch.randn(1, 4, 32, 32, requires_grad=True)
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t.numel()) or t, lambda t: t):
+        fir_filter(x, fir_kernel(), padding=2).sum().backward()
+    assert sum(packed) < 100          # the 4x4 kernel at most, never the 4x32x32 input
+
+
+@pytest.mark.parametrize("mode", ["fir", "bilinear"])
+def test_the_upsampling_conv_modulates_before_upsampling_with_the_same_result(mode):
+    from spatialgan.core.layers.modulated import StyledConv
+
+    torch.manual_seed(0)
+    layer = StyledConv(8, 6, 5, 16, up=True, upsample=mode).double()
+    with torch.no_grad():
+        layer.bias.normal_()
+    x, w = torch.randn(3, 8, 8, 8, dtype=torch.float64), torch.randn(3, 5, dtype=torch.float64)
+    reordered = layer(x, w, "none")                  # grad enabled, CPU: the low-resolution order
+    direct = layer.conv(layer.up(x), w, gain=math.sqrt(2), padding=layer.padding)
+    direct = F.leaky_relu(direct + layer.bias[None, :, None, None] * math.sqrt(2), 0.2)
+    torch.testing.assert_close(reordered, direct)
+    packed = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: packed.append(t.shape[-1]) or t, lambda t: t):
+        layer(x, w, "none").sum().backward()
+    assert 16 not in packed[:2]       # the styles' and the conv's saved inputs are at 8x8, not the 16x16 upsampled

@@ -17,7 +17,17 @@ def generator_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Logistic loss: mean softplus(D(G(z))) + mean softplus(-D(x))."""
-    return F.softplus(fake_logits).mean() + F.softplus(-real_logits).mean()
+    return discriminator_fake_loss(fake_logits) + discriminator_real_loss(real_logits)
+
+
+def discriminator_fake_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """The fakes' half of the logistic loss (backpropagated on its own, so that fakes' and reals' graphs are never
+    held together)."""
+    return F.softplus(fake_logits).mean()
+
+
+def discriminator_real_loss(real_logits: torch.Tensor) -> torch.Tensor:
+    return F.softplus(-real_logits).mean()
 
 
 def r1_penalty(real_images: torch.Tensor, real_logits: torch.Tensor, channels: int | None = None) -> torch.Tensor:

@@ -17,7 +17,8 @@ from spatialgan.checkpoint import find_snapshots, load_checkpoint, save_checkpoi
 from spatialgan.config import TrainConfig, default_ema_kimg
 from spatialgan.core.layers.precision import set_fp16_resolutions
 from spatialgan.core.losses import (
-    discriminator_loss,
+    discriminator_fake_loss,
+    discriminator_real_loss,
     generator_loss,
     lazy_adam_hyperparameters,
     path_length_penalty,
@@ -205,16 +206,21 @@ class Trainer:
         with torch.no_grad(), self._autocast():
             fakes, _ = hooks.generate(self.G_fast, request, update_w_avg=False)
             fakes = self.augment(hooks.discriminator_input(fakes, request))
+        # Fakes' and reals' halves of the loss are backpropagated one after the other (gradients accumulate, the
+        # same sum): the fakes' graph is freed before the reals' is built, as StyleGAN2-ADA does (half the memory).
+        self.opt_D.zero_grad(set_to_none=True)
         with self._autocast():
             fake_logits = self._discriminate(fakes)
+        fake_loss = discriminator_fake_loss(fake_logits.float())
+        fake_loss.backward()
+        with self._autocast():
             real_logits = self._discriminate(self.augment(reals))   # a list too: ScaleParty's reals at both sizes
         self.augment.observe_reals(real_logits)
-        loss = discriminator_loss(real_logits.float(), fake_logits.float())
-        self.stats.add("Loss/D/loss", loss)
-        self.stats.add("Loss/scores/fake", fake_logits)
-        self.stats.add("Loss/scores/real", real_logits)
-        self.opt_D.zero_grad(set_to_none=True)
-        loss.backward()
+        real_loss = discriminator_real_loss(real_logits.float())
+        real_loss.backward()
+        self.stats.add("Loss/D/loss", fake_loss.detach() + real_loss.detach())
+        self.stats.add("Loss/scores/fake", fake_logits.detach())
+        self.stats.add("Loss/scores/real", real_logits.detach())
         self._step_optimizer(self.opt_D, D)
 
         # Lazy R1 on the same reals, augmented afresh as in ADA: the gradient is taken through the augmentation.

@@ -11,7 +11,7 @@ from torch import nn
 
 from spatialgan.core.layers.equalized import LRELU_GAIN, EqualizedLinear, bias_act
 from spatialgan.core.layers.noise import NoiseInjection
-from spatialgan.core.layers.resampling import Upsample2d
+from spatialgan.core.layers.resampling import Upsample2d, fir_filter
 
 
 def demodulation_coefficients(weight: torch.Tensor, styles: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -171,13 +171,34 @@ class StyledConv(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "random",
                 noise: torch.Tensor | None = None) -> torch.Tensor:
         """`noise` (B or 1, 1, H, W at the output size), when given, replaces the one `noise_mode` would draw."""
-        if self.up is not None:
-            x = self.up(x)
         # lrelu(conv*d + noise + b) * sqrt(2) with the gain folded into d, the noise strength and b (all small).
-        x = self.conv(x, w, gain=LRELU_GAIN, padding=self.padding)
+        if self.up is not None and w.ndim == 2 and not resolve_fused(self.conv.fused, x):
+            x = self.modulated_upsampling_conv(x, w)
+        else:
+            if self.up is not None:
+                x = self.up(x)
+            x = self.conv(x, w, gain=LRELU_GAIN, padding=self.padding)
         x = self.noise(x, noise_mode, noise=noise, gain=LRELU_GAIN)
         x = F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2)
         return x if self.conv_clamp is None else x.clamp(-self.conv_clamp, self.conv_clamp)
+
+
+    def modulated_upsampling_conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        """The upsampling layer's modulated conv with the styles applied before upsampling (a per-channel scale
+        commutes with it), so that autograd keeps the low-resolution input for the styles' gradient, not the
+        upsampled one. With FIR upsampling the conv runs first as a stride-2 transposed conv and the filter after
+        it (StyleGAN2's own order; the same linear map), so the conv keeps its low-resolution input too."""
+        conv = self.conv
+        weight = conv.weight * conv.weight_gain
+        styles = conv.affine(w)
+        x = x * styles[:, :, None, None].to(x.dtype)
+        if self.up.mode == "fir":
+            x = F.conv_transpose2d(x, weight.flip([2, 3]).transpose(0, 1).to(x.dtype), stride=2)
+            x = fir_filter(x, self.up.kernel, padding=1)
+        else:
+            x = F.conv2d(self.up(x), weight.to(x.dtype), padding=self.padding)
+        dcoefs = demodulation_coefficients(weight, styles) * LRELU_GAIN
+        return x * dcoefs[:, :, None, None].to(x.dtype)
 
 
 class ToRGB(nn.Module):
