@@ -6,12 +6,12 @@ backward (what fills a GPU's memory) and the largest live set, for our models an
 
 Saved bytes: every tensor packed by autograd (torch.autograd.graph.saved_tensors_hooks, double-backward graphs of
 R1 and path length included) counted once per storage while a graph node holds it (weights and buffers excluded),
-summed when a phase calls backward(): retained graphs and graphs kept alive across phases count too. A phase with several backward calls (StyleGAN2-ADA's D main: fakes, then reals)
-reports the largest. Live set: every storage created under a TorchDispatchMode, freed when its storage dies; the
-peak within the phase over what was live at its start. Per image: divided by the step's batch (path length: by its
-shrunk batch). StyleGAN2-ADA's bias_act and upfirdn2d run their PyTorch reference code on the CPU; the bytes saved
-inside them are reported separately, with an estimate of what its fused CUDA kernels would hold instead (bias_act
-keeps its output y for lrelu; upfirdn2d keeps nothing but the filter).
+summed when a phase calls backward(): retained graphs and graphs kept alive across phases count too. A phase with
+several backward calls (D main: fakes, then reals) reports the largest. Live set: every storage created under a
+TorchDispatchMode, until the storage dies; the peak within the phase over what was live at its start. Per image:
+divided by the step's batch (path length: by its shrunk batch). StyleGAN2-ADA's bias_act and upfirdn2d run their
+PyTorch reference code on the CPU; the bytes saved only inside them are reported apart, with an estimate of what
+its fused CUDA kernels would hold instead (bias_act keeps its output y for lrelu; upfirdn2d only the filter).
 """
 
 from __future__ import annotations
