@@ -13,10 +13,10 @@ from spatialgan.training.loop import Trainer
 
 # KiB per image: G main, G path length (per image of its shrunk batch), D main (largest of its two calls), D R1.
 BUDGETS = {
-    "stylegan2": {"G main": 750, "G path length": 855, "D main": 281, "D R1": 405},
-    "ssn": {"G main": 2585, "G path length": 2045, "D main": 281, "D R1": 405},        # G main holds R_D too
-    "cips": {"G main": 592, "D main": 104, "D R1": 138},                                # patches 8x8, no path length
-    "scaleparty": {"G main": 1610, "G path length": 2230, "D main": 541, "D R1": 814},
+    "stylegan2": {"G main": 620, "G path length": 765, "D main": 244, "D R1": 367},
+    "ssn": {"G main": 2365, "G path length": 1955, "D main": 244, "D R1": 367},        # G main holds R_D too
+    "cips": {"G main": 450, "D main": 93, "D R1": 127},                                 # patches 8x8, no path length
+    "scaleparty": {"G main": 1350, "G path length": 2010, "D main": 457, "D R1": 730},
 }
 EXTRA = {"cips": {"patch_size": 8}, "ssn": {"latent_rows": 2, "latent_cols": 2}}
 

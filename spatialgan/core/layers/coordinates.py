@@ -117,4 +117,4 @@ class ModulatedLinear(nn.Module):
         if noise_mode == "random":
             noise = batchrng.randn(y.shape[0], *y.shape[1:-1], 1, device=y.device, dtype=y.dtype)
             y = y + (self.noise_strength * LRELU_GAIN).to(y.dtype) * noise
-        return F.leaky_relu(y, 0.2)
+        return F.leaky_relu(y, 0.2, inplace=True)      # on a fresh tensor: autograd keeps the output only

@@ -38,7 +38,7 @@ class EqualizedLinear(nn.Module):
         gain = LRELU_GAIN if self.activation == "lrelu" else 1.0
         w = self.weight * (self.weight_gain * gain)
         b = self.bias * (self.bias_gain * gain) if self.bias is not None else None
-        return _activate(F.linear(x, w, b), self.activation)
+        return _activate(F.linear(x, w, b), self.activation, inplace=True)
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, act={self.activation}"
@@ -63,13 +63,14 @@ class EqualizedConv2d(nn.Module):
         w = self.weight * (self.weight_gain * gain)
         b = self.bias * (self.bias_gain * gain) if self.bias is not None else None
         return _activate(F.conv2d(x, w.to(x.dtype), b.to(x.dtype) if b is not None else None, padding=self.padding,
-                                  stride=self.stride), self.activation)
+                                  stride=self.stride), self.activation, inplace=True)
 
 
-def _activate(x: torch.Tensor, activation: str) -> torch.Tensor:
-    """The activation without its gain (already folded into the weights)."""
+def _activate(x: torch.Tensor, activation: str, inplace: bool = False) -> torch.Tensor:
+    """The activation without its gain (already folded into the weights). In place on a fresh tensor, autograd keeps
+    the activation's output, which the next layer keeps anyway, instead of a second full-size input."""
     if activation == "lrelu":
-        return F.leaky_relu(x, 0.2)
+        return F.leaky_relu(x, 0.2, inplace=inplace)
     if activation == "linear":
         return x
     raise ValueError(f"unknown activation {activation!r}; expected 'linear' or 'lrelu'")

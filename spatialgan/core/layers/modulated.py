@@ -179,7 +179,7 @@ class StyledConv(nn.Module):
                 x = self.up(x)
             x = self.conv(x, w, gain=LRELU_GAIN, padding=self.padding)
         x = self.noise(x, noise_mode, noise=noise, gain=LRELU_GAIN)
-        x = F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2)
+        x = F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2, inplace=True)
         return x if self.conv_clamp is None else x.clamp(-self.conv_clamp, self.conv_clamp)
 
 
