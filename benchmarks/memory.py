@@ -6,7 +6,8 @@ backward (what fills a GPU's memory) and the largest live set, for our models an
 
 Saved bytes: every tensor packed by autograd (torch.autograd.graph.saved_tensors_hooks, double-backward graphs of
 R1 and path length included) counted once per storage while a graph node holds it (weights and buffers excluded),
-summed when a phase calls backward(): retained graphs and graphs kept alive across phases count too. A phase with
+summed when a phase calls backward(): retained graphs and graphs kept alive across phases count too ("carried":
+what was saved before the previous backward call and is still held). A phase with
 several backward calls (D main: fakes, then reals) reports the largest. Live set: every storage created under a
 TorchDispatchMode, until the storage dies; the peak within the phase over what was live at its start. Per image:
 divided by the step's batch (path length: by its shrunk batch). StyleGAN2-ADA's bias_act and upfirdn2d run their
@@ -83,7 +84,8 @@ class PhaseMeter:
         if not key or key in self.exclude:
             return t
         kind = "reference" if self.in_reference_op else "plain"
-        entry = self.held.setdefault(key, {"bytes": storage.nbytes(), "plain": 0, "reference": 0})
+        entry = self.held.setdefault(key, {"bytes": storage.nbytes(), "plain": 0, "reference": 0,
+                                           "call": len(self.calls)})
         entry[kind] += 1
         holder = _Held(t)
         weakref.finalize(holder, self._release, key, kind)
@@ -107,8 +109,10 @@ class PhaseMeter:
         only_reference = sum(e["bytes"] for e in self.held.values() if e["reference"] and not e["plain"])
         kept_by_kernels = sum(v for k, v in self.fused_outputs.items()
                               if not (k in self.held and self.held[k]["plain"]))
+        carried = sum(e["bytes"] for e in self.held.values() if e["call"] < len(self.calls))
         self.calls.append({"saved": plain + only_reference, "reference_ops": only_reference,
-                           "fused_estimate": plain + kept_by_kernels, "live_peak": self.live.peak - self.start_live})
+                           "fused_estimate": plain + kept_by_kernels, "live_peak": self.live.peak - self.start_live,
+                           "carried": carried})
 
     def start_phase_window(self) -> None:
         self.live.peak = self.start_live = self.live.live
@@ -160,8 +164,18 @@ def measure_ours(model: str, resolution: int, tmp: Path) -> list[dict]:
     trainer = Trainer(cfg)
     reals = torch.rand(cfg.batch, 3, resolution, resolution) * 2 - 1
     meter = PhaseMeter([trainer.G, trainer.D, trainer.G_ema], cfg.batch)
+    requests, sample_request = [], trainer.hooks.sample_request
+
+    def logged(batch, device):             # what each phase rendered (ScaleParty: its size and pairs)
+        request = sample_request(batch, device)
+        requests.append({"batch": batch, **{k: request[k] for k in ("size", "partner_size") if k in request},
+                         "pairs": len(request.get("pair_index", ()))})
+        return request
+
+    trainer.hooks.sample_request = logged
     with meter.active():
         trainer.train_step(reals)
+    print(f"{model} requests (G main, [path length], D main): {requests}", flush=True)
     names = [("G main", 1, cfg.batch)]
     if cfg.pl_weight > 0:
         names.append(("G path length", 1, max(1, cfg.batch // cfg.pl_batch_shrink)))

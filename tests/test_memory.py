@@ -40,6 +40,9 @@ def test_each_phase_stays_within_its_activation_budget(model, tmp_path):
     assert set(measured) == set(BUDGETS[model])
     over = {phase: round(kib) for phase, kib in measured.items() if kib > BUDGETS[model][phase]}
     assert not over, f"{model}: KiB per image over budget {over} (budgets {BUDGETS[model]})"
+    # Nothing an earlier phase built is still held when a later one backpropagates (a partner render nobody
+    # differentiates, a graph kept by a local variable).
+    assert [c["carried"] for c in calls] == [0] * len(calls)
     # D main backpropagates fakes and reals one after the other: neither call holds both graphs.
     fake_call, real_call = calls[-3:-1]
     assert max(fake_call["saved"], real_call["saved"]) < 1.5 * min(fake_call["saved"], real_call["saved"])

@@ -533,3 +533,9 @@ def test_the_training_step_shows_d_reals_at_both_sizes(tmp_path):
     trainer.D.forward = lambda x: (sizes.append(x.shape[-1]), forward(x))[1]
     trainer.train_step(reals)              # step 0: R1 too, on both sizes
     assert sizes.count(16) == 4 and sizes.count(24) == 4      # G: pair; D: fake pair, real pair; R1: real pair
+
+
+def test_path_length_requests_render_no_partner():
+    hooks = hooks_for(interscale_prob=1.0)
+    assert len(hooks.sample_request(4, torch.device("cpu"))["pair_index"]) == 4
+    assert len(hooks.regularizer_request(4, torch.device("cpu")).get("pair_index", ())) == 0

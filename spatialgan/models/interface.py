@@ -140,6 +140,10 @@ class TrainingHooks:
 
         return {"z": batchrng.randn(batch_size, *self.latent_shape(), device=device)}
 
+    def regularizer_request(self, batch_size: int, device: torch.device) -> dict:
+        """What the path-length phase generates (default: a training request)."""
+        return self.sample_request(batch_size, device)
+
     def generate(self, G: nn.Module, request: dict, update_w_avg: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (images, ws); ws is the tensor the path-length regularizer differentiates against."""
         ws = G.map(request["z"], update_w_avg=update_w_avg)

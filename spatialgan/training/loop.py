@@ -166,13 +166,28 @@ class Trainer:
         return bf16
 
     def train_step(self, reals: torch.Tensor) -> None:
-        """One iteration on a batch of real images in [-1, 1]: G, lazy PL, D, lazy R1, EMA."""
-        cfg, hooks, G, D = self.cfg, self.hooks, self.G, self.D
-        batch = reals.shape[0]                     # this rank's share of the global batch
+        """One iteration on a batch of real images in [-1, 1]: G, lazy PL, D, lazy R1, EMA. Each phase is its own
+        method, so that nothing one phase built (a graph, a partner render) is still held while the next runs."""
+        cfg, batch = self.cfg, reals.shape[0]      # this rank's share of the global batch
         reals = reals.contiguous(memory_format=self.memory_format)
+        self.D.requires_grad_(False)
+        self._generator_phase(batch)
+        if cfg.pl_weight > 0 and self.step % cfg.pl_interval == 0:
+            self._path_length_phase(max(1, batch // cfg.pl_batch_shrink))
+        self.D.requires_grad_(True)
+        reals = self._discriminator_phase(reals)
+        if cfg.gamma > 0 and self.step % cfg.r1_interval == 0:
+            self._r1_phase(reals)
+        self.cur_nimg += batch * self.dist.world
+        if self.augment.controller is not None:
+            self.augment.controller.update(self.step, batch * self.dist.world, self._sum_over_ranks)
+        self.step += 1
+        update_ema(self.G_ema, self.G, ema_beta(batch * self.dist.world, cfg.ema_kimg, self.cur_nimg,
+                                                cfg.ema_rampup))
 
-        # Generator: non-saturating loss plus the model's own regularizers.
-        D.requires_grad_(False)
+    def _generator_phase(self, batch: int) -> None:
+        """Non-saturating loss plus the model's own regularizers."""
+        hooks, G = self.hooks, self.G
         request = hooks.sample_request(batch, self.device)
         with self._autocast():
             fakes, ws = hooks.generate(self.G_fast, request, update_w_avg=True)
@@ -187,27 +202,29 @@ class Trainer:
         self._step_optimizer(self.opt_G, G)
         average_running_buffers(G, self.dist)
 
-        # Lazy path-length regularization on a smaller batch.
-        if cfg.pl_weight > 0 and self.step % cfg.pl_interval == 0:
-            request = hooks.sample_request(max(1, batch // cfg.pl_batch_shrink), self.device)
-            fakes, ws = hooks.generate(G, request)
-            penalty, lengths, self.pl_mean = path_length_penalty(fakes, ws, self.pl_mean, cfg.pl_decay,
-                                                                 lambda t: mean_over_ranks(t, self.dist))
-            self.stats.add("Loss/pl_penalty", penalty.mean())
-            self.stats.add("Loss/pl_length", lengths.mean())
-            self.opt_G.zero_grad(set_to_none=True)
-            (penalty.mean() * cfg.pl_weight * cfg.pl_interval).backward()
-            self._step_optimizer(self.opt_G, G)
-        D.requires_grad_(True)
+    def _path_length_phase(self, batch: int) -> None:
+        """Lazy path-length regularization on a smaller batch."""
+        cfg = self.cfg
+        request = self.hooks.regularizer_request(batch, self.device)
+        fakes, ws = self.hooks.generate(self.G, request)
+        penalty, lengths, self.pl_mean = path_length_penalty(fakes, ws, self.pl_mean, cfg.pl_decay,
+                                                             lambda t: mean_over_ranks(t, self.dist))
+        self.stats.add("Loss/pl_penalty", penalty.mean())
+        self.stats.add("Loss/pl_length", lengths.mean())
+        self.opt_G.zero_grad(set_to_none=True)
+        (penalty.mean() * cfg.pl_weight * cfg.pl_interval).backward()
+        self._step_optimizer(self.opt_G, self.G)
 
-        # Discriminator: logistic loss on fresh fakes and the (request-matched) reals.
-        request = hooks.sample_request(batch, self.device)
+    def _discriminator_phase(self, reals: torch.Tensor):
+        """Logistic loss on fresh fakes and the (request-matched) reals; returns the reals as D saw them (R1's).
+        Fakes' and reals' halves are backpropagated one after the other (gradients accumulate, the same sum): the
+        fakes' graph is freed before the reals' is built, as StyleGAN2-ADA does (half the memory)."""
+        hooks = self.hooks
+        request = hooks.sample_request(reals.shape[0], self.device)
         reals = hooks.prepare_reals(reals, request)
         with torch.no_grad(), self._autocast():
             fakes, _ = hooks.generate(self.G_fast, request, update_w_avg=False)
             fakes = self.augment(hooks.discriminator_input(fakes, request))
-        # Fakes' and reals' halves of the loss are backpropagated one after the other (gradients accumulate, the
-        # same sum): the fakes' graph is freed before the reals' is built, as StyleGAN2-ADA does (half the memory).
         self.opt_D.zero_grad(set_to_none=True)
         with self._autocast():
             fake_logits = self._discriminate(fakes)
@@ -221,21 +238,16 @@ class Trainer:
         self.stats.add("Loss/D/loss", fake_loss.detach() + real_loss.detach())
         self.stats.add("Loss/scores/fake", fake_logits.detach())
         self.stats.add("Loss/scores/real", real_logits.detach())
-        self._step_optimizer(self.opt_D, D)
+        self._step_optimizer(self.opt_D, self.D)
+        return reals
 
-        # Lazy R1 on the same reals, augmented afresh as in ADA: the gradient is taken through the augmentation.
-        if cfg.gamma > 0 and self.step % cfg.r1_interval == 0:
-            penalty = self._r1(reals)
-            self.stats.add("Loss/r1_penalty", penalty.mean())
-            self.opt_D.zero_grad(set_to_none=True)
-            (penalty.mean() * (cfg.gamma / 2) * cfg.r1_interval).backward()
-            self._step_optimizer(self.opt_D, D)
-
-        self.cur_nimg += batch * self.dist.world
-        if self.augment.controller is not None:
-            self.augment.controller.update(self.step, batch * self.dist.world, self._sum_over_ranks)
-        self.step += 1
-        update_ema(self.G_ema, G, ema_beta(batch * self.dist.world, cfg.ema_kimg, self.cur_nimg, cfg.ema_rampup))
+    def _r1_phase(self, reals) -> None:
+        """Lazy R1 on the same reals, augmented afresh as in ADA: the gradient is taken through the augmentation."""
+        penalty = self._r1(reals)
+        self.stats.add("Loss/r1_penalty", penalty.mean())
+        self.opt_D.zero_grad(set_to_none=True)
+        (penalty.mean() * (self.cfg.gamma / 2) * self.cfg.r1_interval).backward()
+        self._step_optimizer(self.opt_D, self.D)
 
     def _r1(self, reals) -> torch.Tensor:
         """Per-sample R1 of D at the reals (each batch of a list: ScaleParty's two sizes)."""

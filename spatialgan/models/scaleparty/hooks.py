@@ -124,6 +124,13 @@ class ScalePartyHooks(StyleGAN2Hooks):
             request["partner_size"] = self.large if size == self.small else self.small
         return request
 
+    def regularizer_request(self, batch_size, device):
+        """Path length differentiates the main render only: no partner is rendered (it would cost a render whose
+        graph the penalty never reaches)."""
+        request = self.sample_request(batch_size, device)
+        request.pop("pair_index", None)
+        return request
+
     def region_positions(self, request, size: int, pad: int = 0, step: int = 1, index=None) -> torch.Tensor:
         """Positions (B, 2, ...) of each sample's region at `size` output pixels; with step 2^L and pad n_pad, the
         generator's base-level encoding."""
