@@ -46,11 +46,29 @@ else
 fi
 # recipe ada: StyleGAN2-ADA's values (R1 heuristic, bilinear), which these CPU budgets were measured with.
 wanted() { [[ ",$only," == *",$1,"* ]]; }
+exports="$root/spatialgan/assets/models"
+exported_at_res() {   # the shipped G_ema of RUN when it is at this resolution (a restart point if build/ was lost)
+    "$root/.venv/bin/python" - "$exports/$1.safetensors" "$res" <<'PY'
+import sys
+from pathlib import Path
+from spatialgan.checkpoint import load_checkpoint
+path = Path(sys.argv[1])
+ok = path.is_file() and load_checkpoint(path)["config"].get("resolution") == int(sys.argv[2])
+print(path if ok else "")
+PY
+}
 train() {   # train RUN KIMG FLAGS...: a new run, or the same run continued to KIMG (a finished run returns at once)
     local run="$1" kimg="$2"; shift 2
     wanted "$run" || return 0
     if ls "$out/$run"/network-snapshot-*.safetensors >/dev/null 2>&1; then
         "$sg" train --resume "$out/$run" --kimg "$kimg" --quiet
+        return 0
+    fi
+    local restart=""
+    if [ "$run" = stylegan2 ]; then restart="$(exported_at_res stylegan2)"; fi
+    if [ -n "$restart" ]; then    # the run folder is gone: continue from its exported G_ema (D starts afresh)
+        echo "no $out/$run: restarting from $restart" >&2
+        "$sg" train --outdir "$out/$run" --kimg "$kimg" "${common[@]}" --init-from "$restart" "$@"
     else
         "$sg" train --outdir "$out/$run" --kimg "$kimg" "${common[@]}" "$@"
     fi
