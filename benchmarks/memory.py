@@ -110,9 +110,13 @@ class PhaseMeter:
         kept_by_kernels = sum(v for k, v in self.fused_outputs.items()
                               if not (k in self.held and self.held[k]["plain"]))
         carried = sum(e["bytes"] for e in self.held.values() if e["call"] < len(self.calls))
+        cuda_peak = {}
+        if torch.cuda.is_available():        # on a GPU: the allocator's own peak since the previous call
+            cuda_peak = {"cuda_peak": torch.cuda.max_memory_allocated()}
+            torch.cuda.reset_peak_memory_stats()
         self.calls.append({"saved": plain + only_reference, "reference_ops": only_reference,
                            "fused_estimate": plain + kept_by_kernels, "live_peak": self.live.peak - self.start_live,
-                           "carried": carried})
+                           "carried": carried, **cuda_peak})
 
     def start_phase_window(self) -> None:
         self.live.peak = self.start_live = self.live.live
@@ -142,27 +146,30 @@ class PhaseMeter:
             calls = self.calls[i:i + count]
             i += count
             out.append({"phase": name, "images": images,
-                        **{key: max(c[key] for c in calls) / images for key in calls[0]}})
+                        **{key: max(c[key] for c in calls) / images for key in calls[0] if key != "cuda_peak"},
+                        **({"cuda_peak": max(c["cuda_peak"] for c in calls)} if "cuda_peak" in calls[0] else {})})
         if i != len(self.calls):
             raise RuntimeError(f"expected {i} backward calls, measured {len(self.calls)}")
         return out
 
 
 # ----------------------------------------------------------------------------- ours
-def our_config(model: str, resolution: int, tmp: Path):
+def our_config(model: str, resolution: int, tmp: Path, device: str = "cpu", batch: int | None = None):
     from spatialgan.config import TrainConfig
 
     extra = {"cips": {"patch_size": min(64, resolution)}, "ssn": {}, "scaleparty": {}, "stylegan2": {}}[model]
-    return TrainConfig(model=model, resolution=resolution, recipe="paper", augment="none", device="cpu",
-                       outdir=str(tmp / model), amp="off", **PAPER256, **extra)
+    return TrainConfig(model=model, resolution=resolution, recipe="paper", augment="none", device=device,
+                       outdir=str(tmp / model), amp="off", **{**PAPER256, "batch": batch or PAPER256["batch"]},
+                       **extra)
 
 
-def measure_ours(model: str, resolution: int, tmp: Path) -> list[dict]:
+def measure_ours(model: str, resolution: int, tmp: Path, device: str = "cpu", batch: int | None = None
+                 ) -> list[dict]:
     from spatialgan.training.loop import Trainer
 
-    cfg = our_config(model, resolution, tmp)
+    cfg = our_config(model, resolution, tmp, device, batch)
     trainer = Trainer(cfg)
-    reals = torch.rand(cfg.batch, 3, resolution, resolution) * 2 - 1
+    reals = torch.rand(cfg.batch, 3, resolution, resolution, device=trainer.device) * 2 - 1
     meter = PhaseMeter([trainer.G, trainer.D, trainer.G_ema], cfg.batch)
     requests, sample_request = [], trainer.hooks.sample_request
 
@@ -267,6 +274,8 @@ def main(argv=None) -> int:
     parser.add_argument("--models", default="stylegan2,ssn,cips,scaleparty")
     parser.add_argument("--stylegan2-ada", type=Path, default=None, help="NVlabs/stylegan2-ada-pytorch checkout")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--device", default="cpu", help="cuda: also the allocator's peak per phase (whole batch)")
+    parser.add_argument("--batch", type=int, default=None, help="default 4 (paper256 on the CPU); 32 on a GPU")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     results = {}
@@ -275,7 +284,7 @@ def main(argv=None) -> int:
             results["stylegan2-ada"] = measure_stylegan2_ada(args.stylegan2_ada, args.resolution)
             print(table({"stylegan2-ada": results["stylegan2-ada"]}), flush=True)
         for model in [m for m in args.models.split(",") if m]:
-            results[model] = measure_ours(model, args.resolution, Path(tmp))
+            results[model] = measure_ours(model, args.resolution, Path(tmp), args.device, args.batch)
             print(table({model: results[model]}), flush=True)
     print(table(results))
     if args.json:
