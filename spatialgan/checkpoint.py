@@ -199,6 +199,18 @@ def copy_matching(module: torch.nn.Module, state: dict, what: str) -> list[str]:
     return missing
 
 
+def load_into(module: torch.nn.Module, state: dict, path, what: str) -> None:
+    """Loads a converted state exactly: every entry present and shaped as ours, nothing left over."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    bad = [k for k in own if k in state and own[k].shape != state[k].shape]
+    if missing or extra or bad:
+        raise SpatialGANError(f"{path}: the {what} does not map onto ours (missing {missing[:3]}, unexpected "
+                              f"{extra[:3]}, mis-shaped {bad[:3]})")
+    module.load_state_dict(state)
+
+
 def load_torch_file(path: str | os.PathLike, what: str):
     """A `.pt`/`.pth` file read with torch.load(weights_only=True) (tensors and containers only, never code).
     Any failure is one line naming the file and what it should be; torch's own advice (to allow pickled code)

@@ -7,18 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from types import SimpleNamespace
 
-import torch
-
 from spatialgan import SpatialGANError
-from spatialgan.checkpoint import find_snapshots, load_torch_file, save_checkpoint
+from spatialgan.checkpoint import find_snapshots, load_into, save_checkpoint
+from spatialgan.core.mapping import mean_w
 from spatialgan.models.cips.official import convert_official_cips
 from spatialgan.models.stylegan2 import build_generator as build_stylegan2
-from spatialgan.models.stylegan2.nvidia import load_into, read_stylegan2_ada
-from spatialgan.models.stylegan2.rosinality import (
-    is_rosinality_generator,
-    rosinality_discriminator_to_ours,
-    rosinality_to_ours,
-)
+from spatialgan.models.stylegan2.nvidia import read_stylegan2_ada
+from spatialgan.models.stylegan2.rosinality import read_rosinality
 
 FAMILIES = ("stylegan2-ada", "rosinality", "cips-official")
 CONVERTED_NAME = "network-snapshot-000000000.safetensors"
@@ -50,57 +45,21 @@ def _write(dest, config: dict, weights: dict, source: dict, path) -> Path:
 def convert_stylegan2_ada(src, dest) -> Path:
     """A StyleGAN2-ADA network pickle -> our StyleGAN2 (G_ema, G and D when the pickle has them)."""
     found = read_stylegan2_ada(src)
-    config = {k: v for k, v in found["config"].items() if not k.startswith("source_")}
-    config["conv_clamp"] = found["config"]["source_conv_clamp"]
-    source = {"family": "stylegan2-ada", "file": Path(src).name,
-              **{k[len("source_"):]: v for k, v in found["config"].items() if k.startswith("source_")}}
-    return _write(dest, config, found, source, src)
-
-
-def rosinality_config(g_state: dict) -> dict:
-    """Our StyleGAN2 config for a rosinality generator: its sizes read from the weights (channel_multiplier 2 is
-    channel_base 32768 with max 512; other multipliers give other per-resolution widths, read here exactly)."""
-    to_rgbs = 1 + len({k.split(".")[1] for k in g_state if k.startswith("to_rgbs.")})
-    resolution = 2 ** (to_rgbs + 1)
-    widths = [g_state["conv1.conv.weight"].shape[1]] + [
-        g_state[f"convs.{2 * i + 1}.conv.weight"].shape[1] for i in range(to_rgbs - 1)]
-    width = max(widths)
-    bases = {w * 2 ** (i + 2) for i, w in enumerate(widths) if w < width}
-    base = bases.pop() if len(bases) == 1 else width * resolution
-    n_mlp = len({k.split(".")[1] for k in g_state if k.startswith("style.") and k.endswith(".weight")})
-    return {"model": "stylegan2", "resolution": resolution, "z_dim": g_state["style.1.weight"].shape[1],
-            "w_dim": g_state["style.1.weight"].shape[0], "mapping_layers": n_mlp, "width": int(width),
-            "channel_base": int(base), "upsample": "fir", "downsample": "fir", "d_layout": "stylegan2",
-            "ema_kimg": 10.0}
+    source = {"family": "stylegan2-ada", "file": Path(src).name, **found["source"]}
+    return _write(dest, found["config"], found, source, src)
 
 
 def convert_rosinality(src, dest) -> Path:
-    """A rosinality stylegan2-pytorch `.pt` -> our StyleGAN2 (`--upsample fir`), with `latent_avg` as w_avg."""
-    ckpt = load_torch_file(src, "a rosinality stylegan2-pytorch checkpoint")
-    g_state = ckpt.get("g_ema", ckpt.get("g")) if isinstance(ckpt, dict) else None
-    if not isinstance(g_state, dict) or not is_rosinality_generator(g_state):
-        raise SpatialGANError(f"{src}: not a rosinality stylegan2-pytorch checkpoint (expected 'g_ema' with "
-                              "input.input / conv1 / style.1)")
-    latent_avg = ckpt.get("latent_avg")
-    try:
-        config = rosinality_config(g_state)
-        if latent_avg is None:       # its generate.py computes the mean of 4096 w when it needs one
-            latent_avg = _mean_w(rosinality_to_ours(g_state), config)
-        weights = {"G_ema": rosinality_to_ours(g_state, latent_avg),
-                   "G": rosinality_to_ours(ckpt["g"], latent_avg) if isinstance(ckpt.get("g"), dict) else None,
-                   "D": rosinality_discriminator_to_ours(ckpt["d"]) if isinstance(ckpt.get("d"), dict) else None}
-    except (KeyError, IndexError, AttributeError, TypeError, ValueError) as exc:
-        raise SpatialGANError(f"{src}: an incomplete rosinality checkpoint ({type(exc).__name__}: "
-                              f"{str(exc)[:120]})") from None
-    return _write(dest, config, weights, {"family": "rosinality", "file": Path(src).name}, src)
-
-
-def _mean_w(state: dict, config: dict) -> torch.Tensor:
-    G = build_stylegan2(SimpleNamespace(**config, conv_clamp=None))
-    G.load_state_dict(state, strict=False)
-    with torch.no_grad():
-        z = torch.randn(10000, G.z_dim, generator=torch.Generator().manual_seed(0))
-        return G.mapping(z).mean(0)
+    """A rosinality stylegan2-pytorch `.pt` -> our StyleGAN2 (`--upsample fir`), with `latent_avg` as w_avg (else
+    the mean w of 10k latents, as its generate.py estimates one)."""
+    found = read_rosinality(src)
+    if not found["has_latent_avg"]:
+        G = build_stylegan2(SimpleNamespace(**found["config"], conv_clamp=None))
+        G.load_state_dict(found["G_ema"], strict=False)
+        for key in ("G_ema", "G"):
+            if found[key] is not None:
+                found[key]["mapping.w_avg"] = mean_w(G.mapping)
+    return _write(dest, found["config"], found, {"family": "rosinality", "file": Path(src).name}, src)
 
 
 def convert(family: str, src, dest, resolution: int | None = None, cips_reading: str = "eval") -> Path:

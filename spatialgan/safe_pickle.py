@@ -14,7 +14,7 @@ import io
 import pickle
 import struct
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -60,7 +60,6 @@ class _Dtype:
 
     code: str
     endian: str = "<"
-    extra: list = field(default_factory=list)
 
     def __setstate__(self, state):
         if isinstance(state, tuple) and len(state) > 1 and state[1] in "<>|=":

@@ -13,6 +13,13 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
     return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
 
 
+@torch.no_grad()
+def mean_w(mapping: "MappingNetwork", count: int = 10000, seed: int = 0) -> torch.Tensor:
+    """The truncation centre for weights that carry none: the mean w of `count` seeded latents."""
+    z = torch.randn(count, mapping.z_dim, generator=torch.Generator().manual_seed(seed))
+    return mapping(z).mean(0)
+
+
 class MappingNetwork(nn.Module):
     """`num_layers` equalized FC layers with lrelu and a reduced learning rate (lr_multiplier, default 0.01)."""
 

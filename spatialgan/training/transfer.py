@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from spatialgan import SpatialGANError
-from spatialgan.checkpoint import load_checkpoint, load_torch_file, resolve_checkpoint
+from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint
 from spatialgan.config import default_ema_kimg
 from spatialgan.models.stylegan2.nvidia import read_stylegan2_ada
-from spatialgan.models.stylegan2.rosinality import rosinality_discriminator_to_ours, rosinality_to_ours
+from spatialgan.models.stylegan2.rosinality import read_rosinality
 
 
 def load_generator_weights(path) -> dict:
@@ -28,23 +28,12 @@ def load_generator_weights(path) -> dict:
     if not path.is_file():
         raise SpatialGANError(f"--init-from {path}: no such file")
     if path.suffix == ".pkl":                  # NVIDIA StyleGAN2-ADA, read without running its code
-        found = read_stylegan2_ada(path)
-        return {"G": found["G"] or found["G_ema"], "G_ema": found["G_ema"], "D": found["D"],
-                "source": "stylegan2-ada", "config": {"upsample": "fir", "downsample": "fir",
-                                                      "d_layout": "stylegan2",
-                                                      "conv_clamp": found["config"]["source_conv_clamp"]}}
-    ckpt = load_torch_file(path, "a rosinality stylegan2-pytorch checkpoint (--init-from)")
-    if not isinstance(ckpt, dict) or not any(k in ckpt for k in ("g_ema", "g")):
-        raise SpatialGANError(f"--init-from {path}: expected a rosinality checkpoint with 'g_ema' (and 'g')")
-    latent_avg = ckpt.get("latent_avg")
-    try:
-        g_ema = rosinality_to_ours(ckpt.get("g_ema", ckpt.get("g")), latent_avg)
-        g = rosinality_to_ours(ckpt["g"], latent_avg) if "g" in ckpt else g_ema
-        d = rosinality_discriminator_to_ours(ckpt["d"]) if isinstance(ckpt.get("d"), dict) else None
-    except (KeyError, IndexError, AttributeError, TypeError, ValueError) as exc:
-        raise SpatialGANError(f"--init-from {path}: an incomplete rosinality checkpoint (missing {exc})") from None
-    return {"G": g, "G_ema": g_ema, "D": d, "source": "rosinality",
-            "config": {"upsample": "fir", "downsample": "fir", "d_layout": "stylegan2"}}
+        found, source = read_stylegan2_ada(path), "stylegan2-ada"
+    else:
+        found, source = read_rosinality(path), "rosinality"
+    recorded = {k: found["config"].get(k) for k in ("upsample", "downsample", "d_layout", "conv_clamp")}
+    return {"G": found["G"] or found["G_ema"], "G_ema": found["G_ema"], "D": found["D"], "source": source,
+            "config": {k: v for k, v in recorded.items() if v is not None}}
 
 
 def check_transfer(path, source: dict, config) -> None:
@@ -61,7 +50,6 @@ def check_transfer(path, source: dict, config) -> None:
             source["source"], "it was trained with")
         raise SpatialGANError(f"--init-from {path}: {where} {trained} upsampling; pass --upsample {trained} "
                               f"(this run has --upsample {config.upsample})")
-
 
 
 ROSINALITY_EMA_KIMG = 10.0       # its train.py: accumulate(g_ema, g, 0.5 ** (32 / (10 * 1000))) at batch 32

@@ -182,7 +182,6 @@ class StyledConv(nn.Module):
         x = F.leaky_relu(x + (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None], 0.2, inplace=True)
         return x if self.conv_clamp is None else x.clamp(-self.conv_clamp, self.conv_clamp)
 
-
     def modulated_upsampling_conv(self, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
         """The upsampling layer's modulated conv with the styles applied before upsampling (a per-channel scale
         commutes with it), so that autograd keeps the low-resolution input for the styles' gradient, not the

@@ -28,8 +28,7 @@ class _FixedFilter(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        size = ctx.in_size
-        return _adjoint(grad, ctx.kernel, ctx.stride, ctx.padding, ctx.transpose, size), None, None, None, None
+        return _adjoint(grad, ctx.kernel, ctx.stride, ctx.padding, ctx.transpose, ctx.in_size), None, None, None, None
 
 
 def _depthwise(x, kernel, stride, padding, transpose):

@@ -39,6 +39,7 @@ class CIPSGenerator(nn.Module):
         if embedding_read not in ("eval", "train"):
             raise ValueError(f"embedding_read must be 'eval' or 'train', got {embedding_read!r}")
         self.corner_coords, self.embedding_read = corner_coords, embedding_read
+        self.frame_scale = resolution / (resolution - 1)     # S / (S - 1) of the trained frame
         # Cylindrical coordinates: 360 degrees span `panorama_frames` frame widths, x in [-frames, frames); the
         # Fourier features see (cos theta, sin theta, y), so every input is periodic in x.
         self.panorama_frames = panorama_frames
@@ -73,13 +74,12 @@ class CIPSGenerator(nn.Module):
         (B, 2, H, W); a grid one pixel wide (or irregular, e.g. foveated) takes the trained frame's R / (R - 1)."""
         if not self.corner_coords:
             return None
-        default = self.resolution / (self.resolution - 1)
         scales = []
         for line in (coords[0, 0, 0], coords[0, 1, :, 0]):          # x along a row, y down a column
             steps = line[1:] - line[:-1]
             regular = steps.numel() > 0 and bool((steps - steps.mean()).abs().max() < 1e-4 * steps.mean().abs())
             size = 2.0 / steps.mean().item() if regular and steps.mean().item() > 0 else None
-            scales.append(size / (size - 1) if size and size > 1 else default)
+            scales.append(size / (size - 1) if size and size > 1 else self.frame_scale)
         return torch.tensor(scales, device=coords.device, dtype=torch.float32)
 
     def pixel_inputs(self, coords: torch.Tensor, scale: torch.Tensor | None = None) -> torch.Tensor:
@@ -90,7 +90,7 @@ class CIPSGenerator(nn.Module):
             table_coords = torch.cat([coords[..., :1] / self.panorama_frames, coords[..., 1:]], dim=-1)
         else:
             if self.corner_coords and scale is None:
-                scale = torch.full((2,), self.resolution / (self.resolution - 1), device=coords.device)
+                scale = torch.full((2,), self.frame_scale, device=coords.device)
             scaled = coords * scale.to(coords.dtype) if scale is not None else coords
             features = self.fourier(scaled)
             table_coords = scaled if self.embedding_read == "eval" else coords

@@ -14,6 +14,7 @@ import torch
 
 from spatialgan import SpatialGANError
 from spatialgan.checkpoint import copy_matching, find_snapshots, load_torch_file, save_generator_checkpoint
+from spatialgan.core.mapping import mean_w
 from spatialgan.models.cips import build_generator
 
 
@@ -125,7 +126,5 @@ def convert_official_cips(src, dest, resolution: int | None = None, reading: str
                               ) from None
     if [m for m in missing if m != "mapping.w_avg"]:
         raise SpatialGANError(f"{src}: entries missing after conversion: {missing[:4]}")
-    with torch.no_grad():   # truncation centre: the mean w of 10k latents (official files carry none)
-        z = torch.randn(10000, G.z_dim, generator=torch.Generator().manual_seed(0))
-        G.mapping.w_avg.copy_(G.mapping(z).mean(0))
+    G.mapping.w_avg.copy_(mean_w(G.mapping))          # official files carry no truncation centre
     return save_generator_checkpoint(Path(dest) / "network-snapshot-000000000.safetensors", config, G)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from spatialgan import SpatialGANError
 from spatialgan.safe_pickle import PersistentRecord, load_pickle_safely
 
@@ -27,8 +25,9 @@ def _record(obj, class_name: str, path) -> PersistentRecord:
     return obj
 
 
-def generator_architecture(G: PersistentRecord, path) -> dict:
-    """Our config entries for a StyleGAN2-ADA Generator record; refuses what our StyleGAN2 cannot compute."""
+def generator_architecture(G: PersistentRecord, path) -> tuple[dict, dict]:
+    """(our config entries, what else the file records) for a StyleGAN2-ADA Generator record; refuses what our
+    StyleGAN2 cannot compute."""
     kw = G.init_kwargs
     missing = [k for k in ("z_dim", "w_dim", "img_resolution") if not isinstance(kw.get(k), int)]
     if missing:
@@ -47,13 +46,14 @@ def generator_architecture(G: PersistentRecord, path) -> dict:
         raise SpatialGANError(f"{path}: resample filter {synthesis['resample_filter']}; ours is [1, 3, 3, 1]")
     if mapping.get("layer_features") not in (None, kw["w_dim"]) or mapping.get("activation", "lrelu") != "lrelu":
         raise SpatialGANError(f"{path}: a mapping network with other layer widths or activations than StyleGAN2's")
-    return {"model": "stylegan2", "resolution": int(kw["img_resolution"]), "z_dim": int(kw["z_dim"]),
-            "w_dim": int(kw["w_dim"]), "mapping_layers": int(mapping.get("num_layers", 8)),
-            "channel_base": int(synthesis.get("channel_base", 32768)),
-            "width": int(synthesis.get("channel_max", 512)), "upsample": "fir", "downsample": "fir",
-            "d_layout": "stylegan2", "fp16_res": int(synthesis.get("num_fp16_res", 0)),
-            "source_conv_clamp": synthesis.get("conv_clamp"),
-            "source_mapping_lr_multiplier": float(mapping.get("lr_multiplier", 0.01))}
+    config = {"model": "stylegan2", "resolution": int(kw["img_resolution"]), "z_dim": int(kw["z_dim"]),
+              "w_dim": int(kw["w_dim"]), "mapping_layers": int(mapping.get("num_layers", 8)),
+              "channel_base": int(synthesis.get("channel_base", 32768)),
+              "width": int(synthesis.get("channel_max", 512)), "upsample": "fir", "downsample": "fir",
+              "d_layout": "stylegan2", "fp16_res": int(synthesis.get("num_fp16_res", 0)),
+              "conv_clamp": synthesis.get("conv_clamp")}
+    return config, {"conv_clamp": config["conv_clamp"],
+                    "mapping_lr_multiplier": float(mapping.get("lr_multiplier", 0.01))}
 
 
 def _styled(out: dict, state: dict, ours: str, theirs: str, up: bool) -> None:
@@ -116,13 +116,15 @@ def _discriminator(D, path) -> dict | None:
 
 
 def read_stylegan2_ada(path: str | Path) -> dict:
-    """{'G_ema', 'G', 'D' (or None), 'config'} in our layout from a StyleGAN2-ADA pickle, read safely."""
+    """{'G_ema', 'G', 'D' (or None), 'config', 'source'} from a StyleGAN2-ADA pickle, read safely: the weights in
+    our layout, our config, and what else the file records (conv_clamp, the mapping's lr multiplier, D's mbstd
+    group size)."""
     data = load_pickle_safely(path, "a StyleGAN2-ADA network pickle")
     if not isinstance(data, dict) or "G_ema" not in data:
         raise SpatialGANError(f"{path}: not a StyleGAN2-ADA network pickle (no 'G_ema')")
     G_ema = _record(data["G_ema"], "Generator", path)
-    config = generator_architecture(G_ema, path)
-    lr = config["source_mapping_lr_multiplier"]
+    config, source = generator_architecture(G_ema, path)
+    lr = source["mapping_lr_multiplier"]
     try:
         g_ema = stylegan2_ada_generator_to_ours(G_ema.tensors(), lr)
         G = data.get("G")
@@ -132,17 +134,5 @@ def read_stylegan2_ada(path: str | Path) -> dict:
         raise SpatialGANError(f"{path}: an incomplete StyleGAN2-ADA network ({type(exc).__name__}: "
                               f"{str(exc)[:120]})") from None
     d_kw = data["D"].init_kwargs if d is not None else {}
-    config["source_mbstd_group_size"] = (d_kw.get("epilogue_kwargs") or {}).get("mbstd_group_size", 4)
-    return {"G_ema": g_ema, "G": g, "D": d, "config": config, "source": "stylegan2-ada"}
-
-
-def load_into(module: torch.nn.Module, state: dict, path, what: str) -> None:
-    """Loads a converted state exactly: every entry present and shaped as ours, nothing left over."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    extra = sorted(set(state) - set(own))
-    bad = [k for k in own if k in state and own[k].shape != state[k].shape]
-    if missing or extra or bad:
-        raise SpatialGANError(f"{path}: the {what} does not map onto ours (missing {missing[:3]}, unexpected "
-                              f"{extra[:3]}, mis-shaped {bad[:3]})")
-    module.load_state_dict(state)
+    source["mbstd_group_size"] = (d_kw.get("epilogue_kwargs") or {}).get("mbstd_group_size", 4)
+    return {"G_ema": g_ema, "G": g, "D": d, "config": config, "source": source}

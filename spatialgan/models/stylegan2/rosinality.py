@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from spatialgan import SpatialGANError
+from spatialgan.checkpoint import load_torch_file
 
 BLUR_KERNEL = torch.tensor([1.0, 3.0, 3.0, 1.0])
 
@@ -125,3 +126,39 @@ def rosinality_discriminator_to_ours(state: dict) -> dict:
                 "fc.weight": state["final_linear.0.weight"], "fc.bias": state["final_linear.0.bias"],
                 "out.weight": state["final_linear.1.weight"], "out.bias": state["final_linear.1.bias"]})
     return out
+
+
+def rosinality_config(g_state: dict) -> dict:
+    """Our StyleGAN2 config for a rosinality generator: its sizes read from the weights (channel_multiplier 2 is
+    channel_base 32768 with max 512; other multipliers give other per-resolution widths, read here exactly)."""
+    to_rgbs = 1 + len({k.split(".")[1] for k in g_state if k.startswith("to_rgbs.")})
+    resolution = 2 ** (to_rgbs + 1)
+    widths = [g_state["conv1.conv.weight"].shape[1]] + [
+        g_state[f"convs.{2 * i + 1}.conv.weight"].shape[1] for i in range(to_rgbs - 1)]
+    width = max(widths)
+    bases = {w * 2 ** (i + 2) for i, w in enumerate(widths) if w < width}
+    base = bases.pop() if len(bases) == 1 else width * resolution
+    n_mlp = len({k.split(".")[1] for k in g_state if k.startswith("style.") and k.endswith(".weight")})
+    return {"model": "stylegan2", "resolution": resolution, "z_dim": g_state["style.1.weight"].shape[1],
+            "w_dim": g_state["style.1.weight"].shape[0], "mapping_layers": n_mlp, "width": int(width),
+            "channel_base": int(base), "upsample": "fir", "downsample": "fir", "d_layout": "stylegan2",
+            "ema_kimg": 10.0}
+
+
+def read_rosinality(path) -> dict:
+    """{'G_ema', 'G' (None without `g`), 'D' (None without `d`), 'config', 'has_latent_avg'} in our layout from a
+    rosinality stylegan2-pytorch `.pt` (read with weights_only: no code runs); `latent_avg` becomes w_avg."""
+    ckpt = load_torch_file(path, "a rosinality stylegan2-pytorch checkpoint")
+    g_state = ckpt.get("g_ema", ckpt.get("g")) if isinstance(ckpt, dict) else None
+    if not isinstance(g_state, dict) or not is_rosinality_generator(g_state):
+        raise SpatialGANError(f"{path}: not a rosinality stylegan2-pytorch checkpoint (expected 'g_ema' with "
+                              "input.input / conv1 / style.1)")
+    latent_avg = ckpt.get("latent_avg")
+    try:
+        return {"G_ema": rosinality_to_ours(g_state, latent_avg),
+                "G": rosinality_to_ours(ckpt["g"], latent_avg) if isinstance(ckpt.get("g"), dict) else None,
+                "D": rosinality_discriminator_to_ours(ckpt["d"]) if isinstance(ckpt.get("d"), dict) else None,
+                "config": rosinality_config(g_state), "has_latent_avg": latent_avg is not None}
+    except (KeyError, IndexError, AttributeError, TypeError, ValueError) as exc:
+        raise SpatialGANError(f"{path}: an incomplete rosinality checkpoint ({type(exc).__name__}: "
+                              f"{str(exc)[:120]})") from None
