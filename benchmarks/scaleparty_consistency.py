@@ -1,30 +1,36 @@
 """ScaleParty's scale consistency by training objective (the direction of its Tables 1-3), on crops of real photos.
 
-The same ScaleParty is fine-tuned with the paper's scale regime (r_small = R, r_large = 1.5 R, reals never
-upsampled) under each inter-scale objective, same start, data, seed and budget: `none` (multi-scale partial
-training only), `mix` (CutMix then ChannelMix of both renders of a pair, both to D: the paper's), `l1` (an L1 tie
-between the scales, its ablation), and optionally `cutmix`/`channelmix` alone (its Fig. 4). Per run:
-  - SelfSSIM, official protocol (MS-SSIM between nearest-resized renders at 1.25-2 R, all pairs) and the first
-    variant (single-scale SSIM after antialiased downsampling, 1x/2x/4x);
+The same ScaleParty is trained with the paper's scale regime (r_small = R, r_large = 1.5 R, reals never
+upsampled), from scratch or fine-tuned from --init-from, under each inter-scale objective, same start, data, seed
+and budget: `none` (multi-scale partial training only), `mix` (CutMix then ChannelMix of both renders of a pair,
+both to D: the paper's), `l1` (an L1 tie between the scales, its ablation), and optionally `cutmix`/`channelmix`
+alone (its Fig. 4). Per run:
+  - SelfSSIM, the paper's protocol (MS-SSIM of the full frame rendered at each size s in 1.25-2 R, nearest-resized
+    to R, against the render at R; one value per s and their mean; random noise), the all-pairs variant and the
+    first variant (single-scale SSIM after antialiased downsampling, 1x/2x/4x);
   - quality of the full frame at R against crops of held-back photos: SWD x1e3 and the KID proxy x1e3 (CIFAR-10
     ResNet-20), with diversity beside them (a blurry or collapsed model is trivially self-consistent);
   - with --noise-table, official SelfSSIM of each run under every noise policy (the paper's Table 3);
   - with --scales, SWD and the KID proxy of the full frame rendered at each multiple of R against held-back crops
     loaded at that size (the direction of its Fig. 3; the held-back zip must hold max(scales) R px).
-Results go to a JSON file; finished runs are reused on a rerun (and measured at --scales if they were not yet).
+Results go to a JSON file; finished runs are reused on a rerun (and measured at --scales if they were not yet). Runs
+snapshot every --snap-kimg and SIGTERM saves one: a rerun continues an unfinished run from its newest snapshot, so
+a long from-scratch comparison spans sessions.
 
     spatialgan dataset --source photos-scenes --dest photos80.zip --resolution 80 --crops 10000 \\
         --crop-size 0.25,0.9 --hold-out 0.15 --hold-out-crops 2000 --seed 0
     python benchmarks/scaleparty_consistency.py --init-from build/photo-models/scaleparty \\
         --train photos80.zip --heldout photos80-heldout.zip --kimg 6 --variants none,mix,l1 --noise-table
+    python benchmarks/scaleparty_consistency.py --train photos80.zip --heldout photos80-heldout.zip \\
+        --kimg 60 --variants none,mix --seed 0 --outdir runs/scaleparty-scratch-seed0 --results scratch-seed0.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -39,20 +45,38 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 NOISE_POLICIES = ("grid", "const", "random", "none")
 
 
-def fine_tune(args, variant: str) -> tuple[Trainer, float]:
+def base_config(args) -> dict:
+    """The architecture and optimiser values: the source's with --init-from, else the shipped 32-px photo model's."""
     base = {"resolution": 32, "width": 64, "z_dim": 128, "w_dim": 128, "mapping_layers": 4, "batch": 32}
-    if args.init_from:
-        source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
-        # The source's architecture and optimiser values: only the objective (and the regime) is what varies.
-        base = {k: source[k] for k in (*base, "gamma", "lr", "pl_weight", "style_mixing", "upsample")}
-    cfg = TrainConfig(**base, model="scaleparty", data=args.train, kimg=args.kimg, init_from=args.init_from,
-                      outdir=str(Path(args.outdir) / variant), interscale=variant, scale_regime="paper",
-                      interscale_prob=args.interscale_prob, device=args.device, seed=args.seed,
-                      snap_kimg=args.kimg, tick_kimg=args.kimg / 4, keep=1, grid=16)
-    trainer = Trainer(cfg)
-    start = time.time()
+    if not args.init_from:
+        return {**base, "recipe": args.recipe}
+    source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
+    # Only the objective (and the regime) is what varies.
+    return {k: source[k] for k in (*base, "gamma", "lr", "pl_weight", "style_mixing", "upsample")}
+
+
+def train(args, variant: str) -> Trainer | None:
+    """Trains VARIANT to --kimg, continuing its newest snapshot; None when a signal stopped it (snapshot saved)."""
+    outdir = Path(args.outdir) / variant
+    snapshots = sorted(outdir.glob("network-snapshot-*.safetensors"))
+    if snapshots:
+        trainer = Trainer.from_checkpoint(snapshots[-1], overrides={"kimg": args.kimg})
+    else:
+        cfg = TrainConfig(**base_config(args), model="scaleparty", data=args.train, kimg=args.kimg,
+                          init_from=args.init_from, outdir=str(outdir), interscale=variant, scale_regime="paper",
+                          interscale_prob=args.interscale_prob, device=args.device, seed=args.seed,
+                          snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(4.0, args.kimg / 4), keep=1,
+                          grid=16)
+        trainer = Trainer(cfg)
     trainer.run(progress=False)
-    return trainer, time.time() - start
+    return None if trainer.stopped_by is not None else trainer
+
+
+def training_speed(outdir: Path) -> float:
+    """Median img/s over the run's ticks (the run may span sessions, so wall time from one process is not it)."""
+    speeds = [row["timing/img_per_sec"] for row in map(json.loads, (outdir / "stats.jsonl").read_text().splitlines())
+              if "timing/img_per_sec" in row]
+    return statistics.median(speeds) if speeds else float("nan")
 
 
 def measure(args, trainer) -> dict:
@@ -92,11 +116,15 @@ def scales_table(rows: list[dict], scales: tuple) -> str:
 
 
 def table(rows: list[dict], noise_table: bool) -> str:
-    lines = ["| objective | SelfSSIM (official) | SelfSSIM (first variant) | SWD x1e3 | KID x1e3 | diversity | "
-             "train img/s |", "|---|---|---|---|---|---|---|"]
+    sizes = sorted(rows[0].get("selfssim_per_size", {}), key=float) if rows else []
+    lines = ["| objective | SelfSSIM (paper) | " + "".join(f"at {s} | " for s in sizes)
+             + "all pairs | first variant | SWD x1e3 | KID x1e3 | diversity | train img/s |",
+             "|---|---|" + "---|" * len(sizes) + "---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['selfssim']:.4f} | {r['selfssim_aa']:.4f} | {r['swd']:.1f} | "
-                     f"{r.get('kid', float('nan')) * 1e3:.1f} | {r['diversity']:.3f} | {r['img_per_sec']:.1f} |")
+        per_size = "".join(f"{r['selfssim_per_size'][s]:.4f} | " for s in sizes)
+        lines.append(f"| {r['variant']} | {r['selfssim']:.4f} | {per_size}{r.get('selfssim_pairs', float('nan')):.4f}"
+                     f" | {r['selfssim_aa']:.4f} | {r['swd']:.1f} | {r.get('kid', float('nan')) * 1e3:.1f} | "
+                     f"{r['diversity']:.3f} | {r['img_per_sec']:.1f} |")
     if noise_table:
         lines += ["", "| objective | " + " | ".join(f"SelfSSIM, {n} noise" for n in NOISE_POLICIES) + " |",
                   "|---|" + "---|" * len(NOISE_POLICIES)]
@@ -120,6 +148,8 @@ def main() -> None:
     p.add_argument("--heldout", required=True, help="crops of held-back photos (.zip)")
     p.add_argument("--variants", default="none,mix,l1")
     p.add_argument("--kimg", type=float, default=6)
+    p.add_argument("--snap-kimg", type=float, default=4, help="kimg between snapshots (a rerun continues)")
+    p.add_argument("--recipe", default="ada", help="training recipe of a from-scratch run (without --init-from)")
     p.add_argument("--interscale-prob", type=float, default=0.2)
     p.add_argument("--num", type=int, default=2000, help="samples for SWD, KID and diversity")
     p.add_argument("--selfssim-num", type=int, default=256, help="latents for SelfSSIM")
@@ -136,9 +166,11 @@ def main() -> None:
     for variant in args.variants.split(","):
         if any(r["variant"] == variant and r["kimg"] == args.kimg for r in rows):
             continue
-        trainer, seconds = fine_tune(args, variant)
-        rows.append({"variant": variant, "kimg": args.kimg, **measure(args, trainer), "train_seconds": seconds,
-                     "img_per_sec": trainer.cur_nimg / seconds})
+        trainer = train(args, variant)
+        if trainer is None:
+            sys.exit(f"{variant}: stopped by a signal; rerun the same command to continue it")
+        rows.append({"variant": variant, "kimg": args.kimg, "seed": args.seed, "from": args.init_from or "scratch",
+                     **measure(args, trainer), "img_per_sec": training_speed(Path(args.outdir) / variant)})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(rows, indent=1))
         print(json.dumps(rows[-1]), flush=True)
@@ -148,8 +180,8 @@ def main() -> None:
             # The dicts in `done` are those of `rows`, so the file gains the new figures in place.
             r.update(measure_scales(args, api.load(Path(args.outdir) / r["variant"]).adapter))
             path.write_text(json.dumps(rows, indent=1))
-    start = f"from {args.init_from}, " if args.init_from else ""
-    print(f"\n# ScaleParty fine-tuned {start}{args.kimg:g} kimg per objective\n")
+    start = f"fine-tuned from {args.init_from}" if args.init_from else "trained from scratch"
+    print(f"\n# ScaleParty {start}, {args.kimg:g} kimg per objective, seed {args.seed}\n")
     print(table(done, args.noise_table and all("selfssim_grid" in r for r in done)))
     if args.scales:
         print("\n" + scales_table(done, args.scales))

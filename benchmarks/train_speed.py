@@ -115,7 +115,7 @@ def main() -> None:
     p.add_argument("--amp", action="store_true", help="bf16 autocast (the same as --precisions bf16)")
     p.add_argument("--precisions", default=None, help="comma list of fp32, bf16: each model is timed in each, "
                    "and the ratio to fp32 is reported (default: bf16 with --amp, else fp32)")
-    p.add_argument("--flops", action="store_true", help="count FLOPs per image and report % of the GEMM peaks")
+    p.add_argument("--flops", action="store_true", help="count FLOPs per image and report %% of the GEMM peaks")
     p.add_argument("--warmup", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--window-cycles", type=int, default=1, help="timed window = 16 * this many steps")
