@@ -8,6 +8,7 @@ difference, for G (both truncations) and D where the file has one.
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -34,6 +35,7 @@ def row(family: str, what: str, ours: torch.Tensor, theirs: torch.Tensor) -> str
 
 @torch.no_grad()
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     rows = ["| family | output | max float difference | max 8-bit difference |", "|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
         for family, name, src in (("stylegan2-ada", "stylegan2-ada-tiny", "stylegan2-ada-tiny.pkl"),
