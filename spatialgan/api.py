@@ -96,6 +96,12 @@ class Model:
     def device(self) -> torch.device:
         return self.adapter.device
 
+    @property
+    def trained_densities(self) -> tuple[float, float]:
+        """Pixels per frame height (2 units) the model was trained at, lowest and highest: a render whose
+        height / (region height / 2) lies inside is a view it learned; the studio opens there."""
+        return self.adapter.trained_densities()
+
     def can(self, capability: str) -> bool:
         return self.spec.can(capability)
 

@@ -525,3 +525,18 @@ def test_antialiased_patch_sampling_stays_available_and_older_runs_keep_it():
     scaled = [i for i, (_, _, side) in enumerate(request["patch_boxes"]) if side > 8]
     assert scaled and not torch.allclose(nearest[scaled], blurred[scaled])
     assert nearest[scaled].var() > blurred[scaled].var()          # the resize averages; the sub-grid does not
+
+
+@pytest.mark.parametrize("patch_size", [None, 8])
+def test_declared_trained_densities_are_the_range_patch_training_renders(patch_size):
+    """P points over a region of S real pixels are P * R / S pixels per frame height; full frames are R."""
+    from spatialgan.config import TrainConfig
+    from spatialgan.models.cips.adapter import CIPSAdapter
+    from spatialgan.models.cips.hooks import CIPSHooks
+
+    cfg = TrainConfig(model="cips", resolution=16, patch_size=patch_size, z_dim=8, w_dim=8, width=16,
+                      mapping_layers=2, cips_layers=4, device="cpu")
+    torch.manual_seed(0)
+    request = CIPSHooks(cfg).sample_request(256, torch.device("cpu"))
+    densities = [8 * 16 / side for _, _, side in request["patch_boxes"]] if patch_size else [16.0]
+    assert CIPSAdapter(None, cfg).trained_densities() == (min(densities), max(densities))

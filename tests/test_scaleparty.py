@@ -539,3 +539,23 @@ def test_path_length_requests_render_no_partner():
     hooks = hooks_for(interscale_prob=1.0)
     assert len(hooks.sample_request(4, torch.device("cpu"))["pair_index"]) == 4
     assert len(hooks.regularizer_request(4, torch.device("cpu")).get("pair_index", ())) == 0
+
+
+@pytest.mark.parametrize("overrides", [dict(scale_regime="paper"), dict(scale_regime="half"),
+                                       dict(scale_regime="paper", scale_min=0.3, scale_max=0.8),
+                                       dict(multiscale=False)])
+def test_declared_trained_densities_are_the_range_training_renders(overrides):
+    """The adapter's density range (where the studio opens a view) is the span of r / f over training requests."""
+    from spatialgan.models.scaleparty.adapter import ScalePartyAdapter
+
+    hooks = hooks_for(**overrides)
+    torch.manual_seed(0)
+    densities = []
+    for _ in range(400):
+        r = hooks.sample_request(2, torch.device("cpu"))
+        densities.append(r["size"] / r["frac"] if "size" in r else 32.0)   # without multi-scale: the full frame
+        if "partner_size" in r:
+            densities.append(r["partner_size"] / r["frac"])
+    lo, hi = ScalePartyAdapter(None, hooks.config).trained_densities()
+    assert lo <= min(densities) + 1e-6 and max(densities) <= hi + 1e-6
+    assert min(densities) < lo * 1.05 and max(densities) > hi * 0.95      # and the range is no wider than that

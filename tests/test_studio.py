@@ -273,17 +273,26 @@ def test_page_in_headless_chromium(live_server, tmp_path):
         assert page.get_attribute("#main", "src") == after
         page.screenshot(path=str(tmp_path / "ssn.png"))
 
-        # Zoom: a ScaleParty view renders at the chosen size, and zooming asks for a new render.
+        # Zoom: a ScaleParty view opens at a pixel density it was trained at (this one: 16..40 px per frame
+        # height), stretched to the chosen size; zooming asks for a new render, still inside that range.
         page.select_option("#model", "scaleparty")
         page.wait_for_function("document.getElementById('view').naturalWidth > 0")
+        natural = "[document.getElementById('view').naturalWidth, document.getElementById('view').naturalHeight]"
+        assert page.evaluate(natural) == [40, 40]
+        assert page.evaluate("document.getElementById('view').clientHeight") == 256
+        assert "outside its training" not in page.text_content("#view-state")
         page.select_option("#view-size", "384x128")
-        page.wait_for_function("document.getElementById('view').naturalWidth === 384")
+        page.wait_for_function("document.getElementById('view').naturalWidth === 120")
         first_view = page.get_attribute("#view", "src")
         page.click("#zoom-in")
         page.wait_for_function(f"document.getElementById('view').src !== {first_view!r}")
-        assert page.evaluate("document.getElementById('view').naturalHeight") == 128
+        assert page.evaluate(natural) == [60, 20]
         assert "zoom 2.00x" in page.text_content("#view-state")
         page.screenshot(path=str(tmp_path / "scaleparty.png"))
+        page.uncheck("#trained-scales")        # the view's own density: 384x128 pixels, outside what it learned
+        page.wait_for_function("document.getElementById('view').naturalWidth === 384")
+        assert page.evaluate(natural) == [384, 128]
+        assert "outside its training" in page.text_content("#view-state")
 
         # Bad parameters: the server answers 4xx with a message, and the page shows it.
         status, error = page.evaluate("""async () => {

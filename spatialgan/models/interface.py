@@ -123,6 +123,11 @@ class InferenceAdapter:
         """(H, W, 3) uint8 render of a spatialgan.rendering.View (models with ANY_REGION)."""
         raise capability_error(self.spec, ANY_REGION, "rendering a region")
 
+    def trained_densities(self) -> tuple[float, float]:
+        """The lowest and highest pixel densities (pixels per frame height) the model was trained at: where a
+        view of it is inside what it learned."""
+        return float(self.config.resolution), float(self.config.resolution)
+
 
 class TrainingHooks:
     """How the training loop drives one model. The defaults are the identity parts of StyleGAN2's recipe; the

@@ -98,6 +98,8 @@ class LoadedModel:
                 "capabilities": sorted(self.model.capabilities)}
         if self.can(RESAMPLE_BLOCKS):
             info["grid"] = list(self.adapter.grid)
+        if self.can(ANY_REGION):       # the page opens a view inside these (pixels per frame height)
+            info["densities"] = list(self.adapter.trained_densities())
         if self.can(PANORAMA) and self.adapter.panorama_frames:
             info["panorama_frames"] = float(self.adapter.panorama_frames)
         return info

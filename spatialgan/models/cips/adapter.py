@@ -18,6 +18,11 @@ class CIPSAdapter(InferenceAdapter):
         coords = pixel_grid(resolution, resolution, device=z.device)
         return self.G.synthesize(self.G.map(z, truncation_psi), "const", coords=coords, chunk=1 << 16)
 
+    def trained_densities(self) -> tuple[float, float]:
+        """Patch training (P x P points over regions of side S in [P, R] real pixels) spans P..R pixels per frame."""
+        r, p = self.config.resolution, self.config.patch_size
+        return (float(p), float(r)) if p and p < r else (float(r), float(r))
+
     @property
     def panorama_frames(self) -> float | None:
         return self.G.panorama_frames

@@ -10,6 +10,7 @@ from spatialgan.core.coords import parse_warp
 from spatialgan.imageutils import to_uint8
 from spatialgan.models.interface import FOVEATE, PANORAMA, InferenceAdapter, capability_error
 from spatialgan.models.scaleparty.generator import NOISE_POLICIES
+from spatialgan.models.scaleparty.options import trained_densities
 
 
 @torch.no_grad()
@@ -41,6 +42,9 @@ class ScalePartyAdapter(InferenceAdapter):
     def render_full_frame(self, z, resolution, truncation_psi=1.0, noise_mode=None):
         return self.G.render(self.G.map(z, truncation_psi), scale=self.G.resolution / resolution,
                              size=(resolution, resolution), noise_mode=noise_mode or "grid")
+
+    def trained_densities(self) -> tuple[float, float]:
+        return trained_densities(self.config)
 
     def _warp(self, warp):
         if warp is None or callable(warp):

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from spatialgan import SpatialGANError, batchrng
 from spatialgan.core.coords import region_grid
 from spatialgan.imageutils import resize_antialiased
-from spatialgan.models.scaleparty.options import INTERSCALE_MODES
+from spatialgan.models.scaleparty.options import INTERSCALE_MODES, training_sizes
 from spatialgan.models.stylegan2.hooks import StyleGAN2Hooks
 
 
@@ -74,8 +74,7 @@ class ScalePartyHooks(StyleGAN2Hooks):
         cfg = config
         self.paper = cfg.scale_regime == "paper"
         step = cfg.resolution // 4                                       # 2^L with the generator's base of 4
-        self.small = cfg.small_size or (cfg.resolution if self.paper else cfg.resolution // 2)
-        self.large = self.small * 3 // 2
+        self.small, self.large = training_sizes(cfg)
         if cfg.multiscale and (self.small % step or self.large % step or self.small * 3 % 2):
             raise SpatialGANError(f"ScaleParty's training sizes r_small = {self.small} and r_large = 1.5 r_small "
                                   f"must be multiples of {step} at resolution {cfg.resolution}")

@@ -34,3 +34,18 @@ class ScalePartyOptions:
                               "spatially correlated, off the layers' lattice)", choices=("grid", "random"),
                               legacy="grid")
     lambda_interscale: float = option(1.0, "ScaleParty: weight of the L1 consistency (--interscale l1)", low=0)
+
+
+def training_sizes(config) -> tuple[int, int]:
+    """(r_small, r_large): the two sizes multi-scale training renders regions at."""
+    small = config.small_size or (config.resolution if config.scale_regime == "paper" else config.resolution // 2)
+    return small, small * 3 // 2
+
+
+def trained_densities(config) -> tuple[float, float]:
+    """The lowest and highest pixel densities (pixels per frame height) training rendered: a region of side f of
+    the frame at r pixels has r / f, with f in [scale_min, scale_max] and r in (r_small, r_large)."""
+    if not config.multiscale:
+        return float(config.resolution), float(config.resolution)
+    small, large = training_sizes(config)
+    return small / config.scale_max, large / config.scale_min

@@ -89,18 +89,36 @@ async function resample() {
   } catch (e) { showError(e.message); }
 }
 
+// Pixels per frame height to render at: the view's own, or with "trained scales" ticked (the default) the nearest
+// density the model was trained at; the browser then stretches the render to the view.
+function viewDensity(m, height) {
+  const own = height / state.view.scale;
+  if (!$("trained-scales").checked || !m.densities) return own;
+  const [lo, hi] = m.densities;
+  return Math.min(Math.max(own, lo), hi);
+}
+
 async function renderView() {
   const [width, height] = $("view-size").value.split("x").map(Number);
-  const v = state.view, m = model();
-  // Fit the frame's height into the view at scale 1: the trained pixel is 2 / resolution.
-  const scale = v.scale * m.resolution / height;
+  const v = state.view, m = model(), density = viewDensity(m, height);
+  // The region is v.scale frame heights tall; render it at `density`, within the server's pixel cap.
+  let rh = Math.max(1, Math.round(density * v.scale)), rw = Math.max(1, Math.round(rh * width / height));
+  if (rw * rh > state.maxPixels) {
+    const k = Math.sqrt(state.maxPixels / (rw * rh));
+    rw = Math.max(1, Math.floor(rw * k)); rh = Math.max(1, Math.floor(rh * k));
+  }
+  const scale = v.scale * m.resolution / rh;    // the render's pixel in trained pixels (one is 2 / resolution)
   try {
-    const blob = await api("/api/render", { model: m.name, latent: current().latent, width, height,
+    const blob = await api("/api/render", { model: m.name, latent: current().latent, width: rw, height: rh,
                                             center: [v.cx, v.cy], scale, truncation: truncation() }, true);
-    const old = $("view").src;
-    $("view").src = URL.createObjectURL(blob);
+    const img = $("view"), old = img.src;
+    img.src = URL.createObjectURL(blob);
+    img.style.width = `${width}px`; img.style.height = `${height}px`;
     if (old.startsWith("blob:")) URL.revokeObjectURL(old);
-    $("view-state").textContent = `centre (${v.cx.toFixed(3)}, ${v.cy.toFixed(3)}), zoom ${(1 / v.scale).toFixed(2)}x`;
+    const [lo, hi] = m.densities || [m.resolution, m.resolution];
+    const trained = density >= lo - 1e-6 && density <= hi + 1e-6 ? "" : ", outside its training";
+    $("view-state").textContent = `centre (${v.cx.toFixed(3)}, ${v.cy.toFixed(3)}), zoom ${(1 / v.scale).toFixed(2)}x, `
+      + `${rw}x${rh} px at ${(density / m.resolution).toFixed(2)}x the trained pixel density${trained}`;
   } catch (e) { showError(e.message); }
 }
 
@@ -133,6 +151,7 @@ function download(blob, name) {
 
 async function init() {
   const info = await (await fetch("/api/models")).json();
+  state.maxPixels = info.max_pixels;
   for (const m of info.models) {
     state.models[m.name] = m;
     const opt = document.createElement("option");
@@ -164,6 +183,7 @@ async function init() {
   $("pan-down").onclick = () => pan(0, 0.25);
   $("reset-view").onclick = () => { state.view = { cx: 0, cy: 0, scale: 1 }; renderView(); };
   $("view-size").onchange = renderView;
+  $("trained-scales").onchange = renderView;
   $("view").onwheel = (ev) => { ev.preventDefault(); zoom(ev.deltaY > 0 ? 1.25 : 0.8); };
   let drag = null;
   $("view").onmousedown = (ev) => { drag = [ev.clientX, ev.clientY]; };
