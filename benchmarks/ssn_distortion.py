@@ -1,16 +1,25 @@
 """SSN's distortion-quality trade-off with the paper's protocol (its Table 2 and Fig. 5), on crops of real photos.
 
 Protocol: one trained StyleGAN2 (G and D) is transferred to SSN (`--init-from`) and fine-tuned with every lambda_D
-of the sweep, same data, seed and budget; only lambda_D (and, across --encoders, the spatial encoder) differs.
+of the sweep, same data, seed and budget; only lambda_D (and, across --encoders and --grids, the spatial encoder and
+the latent block grid) differs. The source StyleGAN2 is measured the same way, so each SSN's SWD has its ratio to
+the model it came from.
 R_D and the distortion metric share one scale (R_D = mean over the other blocks of their MSE). Per run:
 distortion (2000 resampled pairs), diversity, resampling inside/outside change ratio, encoder leakage, SWD x1e3 and
 the KID proxy (x1e3, CIFAR-10 ResNet-20 features) against crops of held-back photos, and pixel PPL. Results go to
-a JSON file (finished runs are reused on a rerun) and a Pareto plot (distortion vs SWD) as a PNG.
+a JSON file (finished runs are reused on a rerun) and a Pareto plot (distortion vs SWD) as a PNG. Runs snapshot
+every --snap-kimg and SIGTERM saves one, so a rerun continues an unfinished run (a sweep can span sessions). Each
+run also gets a picture (outdir/pictures): 8 samples and, under each, a version with the middle block redrawn;
+--figure ENCODER:LAMBDA:GRID,... stacks chosen runs' pictures into one PNG.
 
     bash scripts/train_photo_models.sh          # gives build/photo-models/{stylegan2,photos32*.zip}
     python benchmarks/ssn_distortion.py --init-from build/photo-models/stylegan2 \\
         --train build/photo-models/photos32.zip --heldout build/photo-models/photos32-heldout.zip \\
         --lambdas 0,1,3,10,30,100,300,1000 --encoders learned,bilinear --kimg 8
+    python benchmarks/ssn_distortion.py --init-from build/photo-models64/stylegan2 \
+        --train build/photo-models64/photos64.zip --heldout build/photo-models64/photos64-heldout.zip \
+        --encoders learned,bilinear,nearest,spade --lambdas 0,30 --grids 4x4,8x8 --kimg 4 \
+        --outdir build/ssn64 --results benchmarks/results/ssn-tradeoff-64.json --plot benchmarks/ssn-tradeoff-64.png
 """
 
 from __future__ import annotations
@@ -18,14 +27,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
-import time
 from pathlib import Path
+
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from spatialgan import api  # noqa: E402
 from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint  # noqa: E402
 from spatialgan.config import TrainConfig  # noqa: E402
+from spatialgan.imageutils import save_grid  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 
@@ -33,28 +46,79 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 METRICS = ["distortion", "diversity", "leakage", "swd", "kid", "ppl"]
 
 
-def fine_tune(args, encoder: str, lam: float) -> tuple[Trainer, float]:
-    source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
-    keep = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch", "gamma",
-            "lr", "pl_weight", "style_mixing")           # the source's recipe: only lambda_D and the encoder vary
-    cfg = TrainConfig(**{k: source[k] for k in keep}, model="ssn", data=args.train, kimg=args.kimg,
-                      outdir=str(Path(args.outdir) / f"{encoder}-lambda{lam:g}"), init_from=args.init_from,
-                      spatial_encoder=encoder, lambda_distortion=lam, distortion_reduction="mean",
-                      device=args.device, seed=args.seed, snap_kimg=args.kimg, tick_kimg=args.kimg / 4,
-                      keep=1, grid=16)
-    trainer = Trainer(cfg)
-    start = time.time()
+def run_name(encoder: str, lam: float, grid: tuple[int, int]) -> str:
+    return f"{encoder}-lambda{lam:g}" + ("" if grid == (4, 4) else f"-{grid[0]}x{grid[1]}")   # 4x4: older runs
+
+
+def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]) -> Trainer | None:
+    """Trains one run to --kimg, continuing its newest snapshot; None when a signal stopped it (snapshot saved)."""
+    outdir = Path(args.outdir) / run_name(encoder, lam, grid)
+    snapshots = sorted(outdir.glob("network-snapshot-*.safetensors"))
+    if snapshots:
+        trainer = Trainer.from_checkpoint(snapshots[-1], overrides={"kimg": args.kimg})
+    else:
+        source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
+        keep = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch",
+                "gamma", "lr", "pl_weight", "style_mixing")     # the source's recipe: only the SSN choices vary
+        cfg = TrainConfig(**{k: source[k] for k in keep}, model="ssn", data=args.train, kimg=args.kimg,
+                          outdir=str(outdir), init_from=args.init_from, spatial_encoder=encoder,
+                          lambda_distortion=lam, distortion_reduction="mean", latent_rows=grid[0],
+                          latent_cols=grid[1], device=args.device, seed=args.seed,
+                          snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(1.0, args.kimg / 4), keep=1,
+                          grid=16)
+        trainer = Trainer(cfg)
     trainer.run(progress=False)
-    return trainer, time.time() - start
+    return None if trainer.stopped_by is not None else trainer
 
 
-def measure(args, trainer) -> dict:
+def training_speed(outdir: Path) -> float:
+    """Median img/s over the run's ticks (a run may span sessions)."""
+    rows = [json.loads(line) for line in (outdir / "stats.jsonl").read_text().splitlines()]
+    speeds = [r["timing/img_per_sec"] for r in rows if "timing/img_per_sec" in r]
+    return statistics.median(speeds) if speeds else float("nan")
+
+
+@torch.no_grad()
+def picture(outdir: Path, path: Path) -> None:
+    """8 samples (seeds 0-7) over the same samples with their middle latent block redrawn."""
+    model = api.load(outdir, amp="off")
+    rows, cols = model.adapter.grid
+    samples = model.sample(seeds=range(8))
+    redrawn = torch.cat([model.resample([(rows // 2, cols // 2)], 1, seed=k).images for k in range(8)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_grid(torch.cat([samples, redrawn]), path, ncol=8)
+
+
+def figure(args, runs: str, path: Path) -> None:
+    """Chosen runs' pictures stacked top to bottom (each: samples over redrawn middle blocks)."""
+    from PIL import Image
+
+    parts = []
+    for item in runs.split(","):
+        encoder, lam, grid = item.split(":")
+        name = run_name(encoder, float(lam), parse_grid(grid))
+        parts.append(Image.open(Path(args.outdir) / "pictures" / f"{name}.png"))
+    canvas = Image.new("RGB", (max(p.width for p in parts), sum(p.height + 4 for p in parts)), "white")
+    top = 0
+    for part in parts:
+        canvas.paste(part, (0, top))
+        top += part.height + 4
+    canvas.save(path)
+
+
+def parse_grid(text: str) -> tuple[int, int]:
+    rows, cols = text.lower().split("x")
+    return int(rows), int(cols)
+
+
+def measure(args, adapter, metrics=METRICS) -> dict:
     options = EvalOptions(num=args.num, features="resnet20", feature_weights=args.resnet20_weights, cache_dir="",
                           batch=64)
-    metrics = METRICS if Path(args.resnet20_weights).is_file() else [m for m in METRICS if m != "kid"]
-    records = evaluate(trainer.adapter, metrics, args.heldout, options)
+    metrics = [m for m in metrics if m != "kid" or Path(args.resnet20_weights).is_file()]
+    records = evaluate(adapter, metrics, args.heldout, options)
     out = {r["metric"]: r["value"] for r in records}
-    out["leakage_per_layer"] = next(r["per_layer"] for r in records if r["metric"] == "leakage")
+    if "leakage" in metrics:
+        out["leakage_per_layer"] = next(r["per_layer"] for r in records if r["metric"] == "leakage")
     return out
 
 
@@ -85,9 +149,10 @@ def pareto_png(rows: list[dict], path: Path) -> None:
         draw.text((8, py - 6), f"{y:.0f}", fill="black")
     draw.text((width // 2 - 120, height - 30), "distortion (outside-block MSE, log scale)", fill="black")
     draw.text((8, 20), "SWD x1e3 vs held-back photos (lower is better); labels: lambda_D, diversity", fill="black")
-    colours = ["#c0392b", "#2471a3", "#229954", "#7d3c98"]
-    for i, encoder in enumerate(sorted({r["encoder"] for r in rows})):
-        points = sorted((r for r in rows if r["encoder"] == encoder), key=lambda r: r["lambda_D"])
+    colours = ["#c0392b", "#2471a3", "#229954", "#7d3c98", "#d68910", "#17a589", "#5d6d7e", "#a93226"]
+    for i, (encoder, grid) in enumerate(sorted({(r["encoder"], r.get("grid", "4x4")) for r in rows})):
+        points = sorted((r for r in rows if (r["encoder"], r.get("grid", "4x4")) == (encoder, grid)),
+                        key=lambda r: r["lambda_D"])
         coords = [at(math.log10(max(r["distortion"], 1e-7)), r["swd"]) for r in points]
         colour = colours[i % len(colours)]
         if len(coords) > 1:
@@ -95,20 +160,26 @@ def pareto_png(rows: list[dict], path: Path) -> None:
         for (px, py), r in zip(coords, points):
             draw.ellipse([px - 4, py - 4, px + 4, py + 4], fill=colour)
             draw.text((px + 6, py - 14), f"{r['lambda_D']:g} ({r['diversity']:.2f})", fill=colour)
-        draw.text((width - margin - 150, margin + 10 + 16 * i), f"encoder: {encoder}", fill=colour)
+        draw.text((width - margin - 170, margin + 10 + 16 * i), f"encoder: {encoder}, {grid}", fill=colour)
     image.save(path)
 
 
-def table(rows: list[dict]) -> str:
-    lines = ["| encoder | lambda_D | distortion | vs lambda 0 | diversity | vs lambda 0 | inside/outside | "
-             "leakage | SWD x1e3 | KID x1e3 | PPL (pixels) | train img/s |", "|" + "---|" * 12]
+def table(rows: list[dict], source: dict | None) -> str:
+    lines = ["| encoder | grid | lambda_D | distortion | vs lambda 0 | diversity | vs lambda 0 | inside/outside | "
+             "leakage | SWD x1e3 | vs source | KID x1e3 | PPL (pixels) | train img/s |", "|" + "---|" * 14]
+    if source:
+        lines.append(f"| StyleGAN2 (source) | - | - | - | - | {source['diversity']:.3f} | - | - | - | "
+                     f"{source['swd']:.1f} | 1.00x | {source.get('kid', float('nan')) * 1e3:.2f} | "
+                     f"{source['ppl_pixel']:.1f} | - |")
     for r in rows:
-        base = next((b for b in rows if b["encoder"] == r["encoder"] and b["lambda_D"] == 0), r)
-        lines.append(f"| {r['encoder']} | {r['lambda_D']:g} | {r['distortion']:.5f} | "
+        base = next((b for b in rows if (b["encoder"], b.get("grid")) == (r["encoder"], r.get("grid"))
+                     and b["lambda_D"] == 0), r)
+        to_source = f"{r['swd'] / source['swd']:.2f}x" if source else "-"
+        lines.append(f"| {r['encoder']} | {r.get('grid', '4x4')} | {r['lambda_D']:g} | {r['distortion']:.5f} | "
                      f"{base['distortion'] / max(r['distortion'], 1e-12):.1f}x lower | {r['diversity']:.3f} | "
                      f"{r['diversity'] / base['diversity']:.2f}x | {r['resample_ratio']:.1f} | {r['leakage']:.3f} | "
-                     f"{r['swd']:.1f} | {r.get('kid', float('nan')) * 1e3:.2f} | {r['ppl_pixel']:.1f} | "
-                     f"{r['img_per_sec']:.0f} |")
+                     f"{r['swd']:.1f} | {to_source} | {r.get('kid', float('nan')) * 1e3:.2f} | "
+                     f"{r['ppl_pixel']:.1f} | {r['img_per_sec']:.1f} |")
     return "\n".join(lines)
 
 
@@ -119,7 +190,11 @@ def main() -> None:
     p.add_argument("--heldout", required=True, help="crops of held-back photos (.zip)")
     p.add_argument("--lambdas", default="0,1,3,10,30,100,300,1000")
     p.add_argument("--encoders", default="learned")
+    p.add_argument("--grids", default="4x4", help="comma list of latent block grids, e.g. 4x4,8x8")
     p.add_argument("--kimg", type=float, default=8)
+    p.add_argument("--snap-kimg", type=float, default=2, help="kimg between snapshots (a rerun continues)")
+    p.add_argument("--figure", default="", help="ENCODER:LAMBDA:GRID,... runs whose pictures are stacked into "
+                   "PLOT-pictures.png")
     p.add_argument("--num", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -130,21 +205,40 @@ def main() -> None:
     args = p.parse_args()
     results_path = Path(args.results)
     rows = json.loads(results_path.read_text()) if results_path.is_file() else []
-    for encoder in args.encoders.split(","):
-        for lam in (float(x) for x in args.lambdas.split(",")):
-            if any(r["encoder"] == encoder and r["lambda_D"] == lam and r["kimg"] == args.kimg for r in rows):
-                continue
-            trainer, seconds = fine_tune(args, encoder, lam)
-            row = {"encoder": encoder, "lambda_D": lam, "kimg": args.kimg, **measure(args, trainer),
-                   "train_seconds": seconds, "img_per_sec": trainer.cur_nimg / seconds}
-            rows.append(row)
-            results_path.parent.mkdir(parents=True, exist_ok=True)
-            results_path.write_text(json.dumps(rows, indent=1))
-            print(json.dumps({k: v for k, v in row.items() if k != "leakage_per_layer"}), flush=True)
-    rows = sorted((r for r in rows if r["kimg"] == args.kimg), key=lambda r: (r["encoder"], r["lambda_D"]))
-    pareto_png(rows, Path(args.plot))
+
+    def save() -> None:
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(rows, indent=1))
+
+    source = next((r for r in rows if r["encoder"] == "source" and r["init_from"] == args.init_from), None)
+    if source is None:      # the StyleGAN2 the sweep starts from, measured the same way
+        source = {"encoder": "source", "init_from": args.init_from,
+                  **measure(args, api.load(args.init_from, amp="off").adapter, ["diversity", "swd", "kid", "ppl"])}
+        rows.append(source)
+        save()
+    for grid in map(parse_grid, args.grids.split(",")):
+        for encoder in args.encoders.split(","):
+            for lam in (float(x) for x in args.lambdas.split(",")):
+                key = (encoder, lam, args.kimg, f"{grid[0]}x{grid[1]}")
+                if any((r["encoder"], r.get("lambda_D"), r.get("kimg"), r.get("grid", "4x4")) == key for r in rows):
+                    continue
+                trainer = fine_tune(args, encoder, lam, grid)
+                if trainer is None:
+                    sys.exit(f"{run_name(encoder, lam, grid)}: stopped by a signal; rerun to continue it")
+                outdir = Path(args.outdir) / run_name(encoder, lam, grid)
+                row = {"encoder": encoder, "lambda_D": lam, "kimg": args.kimg, "grid": key[3],
+                       **measure(args, trainer.adapter), "img_per_sec": training_speed(outdir)}
+                picture(outdir, Path(args.outdir) / "pictures" / f"{outdir.name}.png")
+                rows.append(row)
+                save()
+                print(json.dumps({k: v for k, v in row.items() if k != "leakage_per_layer"}), flush=True)
+    done = sorted((r for r in rows if r.get("kimg") == args.kimg and r["encoder"] != "source"),
+                  key=lambda r: (r.get("grid", "4x4"), r["encoder"], r["lambda_D"]))
+    pareto_png(done, Path(args.plot))
+    if args.figure:
+        figure(args, args.figure, Path(args.plot).with_name(Path(args.plot).stem + "-pictures.png"))
     print(f"\n# SSN fine-tuned {args.kimg:g} kimg from {args.init_from}; {args.num} samples per metric\n")
-    print(table(rows))
+    print(table(done, source))
 
 
 if __name__ == "__main__":
