@@ -4,8 +4,9 @@ For each model: SWD (x1e3, the metric's Laplacian-pyramid protocol) and the KID 
 features) between --num generated images and --num crops of held-back photos, and diversity (mean squared pixel
 difference, images in [-1, 1], between images of independent latents with constant noise). Floors measured the
 same way: two disjoint halves of the held-back crops against each other, and training crops against held-back
-crops (what a model that reproduced its training data exactly would score). Writes a Markdown table, a JSON file
-and, with --quality-json, the file the demo report reads.
+crops (what a model that reproduced its training data exactly would score). Models that resample latent blocks
+(SSN) add distortion, the resampled block's inside/outside change ratio and encoder leakage (`evaluate`'s
+metrics). Writes a Markdown table, a JSON file and, with --quality-json, the file the demo report reads.
 
     python benchmarks/photo_quality.py --heldout build/photo-models/photos32-heldout.zip \\
         --train build/photo-models/photos32.zip --models ssn,cips,scaleparty,stylegan2
@@ -25,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from spatialgan.api import load  # noqa: E402
 from spatialgan.data.dataset import ImageDataset  # noqa: E402
 from spatialgan.imageutils import from_uint8, to_uint8  # noqa: E402
+from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.metrics.features import build_extractor  # noqa: E402
 from spatialgan.metrics.kid import kid  # noqa: E402
 from spatialgan.metrics.swd import PatchCollector, swd_from_collectors  # noqa: E402
@@ -59,6 +61,17 @@ def generated(model, count: int) -> torch.Tensor:
     return torch.from_numpy(to_uint8(images)).permute(0, 3, 1, 2).contiguous()
 
 
+SSN_FIGURES = {"distortion": "distortion", "resample_ratio": "inside/outside", "leakage": "leakage"}
+
+
+def ssn_figures(model, num: int) -> dict:
+    """Distortion, the resampled block's inside/outside change ratio and leakage, for models that resample blocks."""
+    if not model.can("resample_blocks"):
+        return {}
+    records = evaluate(model.adapter, ["distortion", "diversity", "leakage"], None, EvalOptions(num=num, cache_dir=""))
+    return {r["metric"]: r["value"] for r in records if r["metric"] in SSN_FIGURES}
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--heldout", required=True)
@@ -87,13 +100,16 @@ def main() -> None:
         if model is not None:
             images = generated(model, args.num)
         results[label] = {"swd": swd(held_a, images, r), "kid_x1e3": kid_x1e3(held_a, images),
-                          "diversity": diversity(images)}
+                          "diversity": diversity(images), **(ssn_figures(model, args.num) if model else {})}
         print(label, json.dumps(results[label]), flush=True)
     floor = results["real-vs-real (held-back halves)"]["swd"]
     print(f"\n# {args.num} images per set at {r}x{r}; SWD x1e3 and KID x1e3 against crops of held-back photos\n"
-          "| set | SWD | SWD / real-vs-real | KID proxy | diversity |\n|---|---|---|---|---|")
+          "| set | SWD | SWD / real-vs-real | KID proxy | diversity | " + " | ".join(SSN_FIGURES.values())
+          + " |\n|---|---|---|---|---|---|---|---|")
     for label, v in results.items():
-        print(f"| {label} | {v['swd']:.1f} | {v['swd'] / floor:.1f}x | {v['kid_x1e3']:.2f} | {v['diversity']:.3f} |")
+        extra = " | ".join(f"{v[k]:.4g}" if k in v else "-" for k in SSN_FIGURES)
+        print(f"| {label} | {v['swd']:.1f} | {v['swd'] / floor:.1f}x | {v['kid_x1e3']:.2f} | {v['diversity']:.3f} | "
+              f"{extra} |")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
     if args.quality_json:
@@ -103,8 +119,8 @@ def main() -> None:
                      "photos of landscapes, buildings and streets); 27 photos were held back for evaluation "
                      "(scripts/train_photo_models.sh).",
             "floor_swd": floor, "train_vs_heldout_swd": results["training crops vs held-back"]["swd"],
-            "models": {k: {"swd": v["swd"], "kid_x1e3": v["kid_x1e3"], "diversity": v["diversity"]}
-                       for k, v in models.items()}}, indent=1))
+            "resolution": r, "train_vs_heldout_kid_x1e3": results["training crops vs held-back"]["kid_x1e3"],
+            "models": models}, indent=1))
 
 
 if __name__ == "__main__":

@@ -210,11 +210,37 @@ def add_shipped_section(report: Report) -> None:
         pano = models["cips"].render(seed=1, size=(int(2 * r * models["cips"].G.panorama_frames), r), panorama=True)
         body.append(report.image(pano, "shipped-cips-panorama.png", "cips: seed 1 as a 360-degree panorama", 3))
     if "scaleparty" in models:
-        r = models["scaleparty"].resolution
-        zooms = np.concatenate([models["scaleparty"].render(seed=2, size=(2 * r, 2 * r), scale=s) for s in
-                                (1.0, 0.5, 0.25)], 1)
-        body.append(report.image(zooms, "shipped-scaleparty-zoom.png", "scaleparty: seed 2 at 1x, 2x and 4x zoom", 2))
+        sp = models["scaleparty"]
+        size = max(256, 2 * sp.resolution)
+        lo, hi = sp.trained_densities
+        zooms = np.concatenate([sp.render(seed=2, size=(size, size), scale=sp.resolution / size / k)
+                                for k in (1, 2, 4)], 1)
+        body.append(report.image(zooms, "shipped-scaleparty-zoom.png", f"scaleparty: seed 2, the frame at {size} px, "
+                                 f"then 2x and 4x zoom into its centre ({size}, {2 * size} and {4 * size} px per "
+                                 f"frame height; trained at {lo:g}-{hi:g})", 1))
+    body.append(quality_table(quality))
     report.add("Shipped models, trained on photographs", "".join(body))
+
+
+def quality_table(quality: dict) -> str:
+    """The shipped models' quality file as an HTML table: the two floors, then each model (SSN adds its own)."""
+    if "floor_swd" not in quality:
+        return ""
+    floor = quality["floor_swd"]
+
+    def cell(q, key, fmt):
+        return f"<td>{format(q[key], fmt)}</td>" if key in q else "<td>-</td>"
+
+    rows = [f"<tr><td>real vs real (held-back halves)</td><td>{floor:.1f}</td><td>1.0x</td><td colspan=5></td></tr>",
+            f"<tr><td>training crops vs held-back</td><td>{quality['train_vs_heldout_swd']:.1f}</td>"
+            f"<td>{quality['train_vs_heldout_swd'] / floor:.1f}x</td><td colspan=5></td></tr>"]
+    for name, q in quality.get("models", {}).items():
+        rows.append(f"<tr><td>{html.escape(name)}</td><td>{q['swd']:.1f}</td><td>{q['swd'] / floor:.1f}x</td>"
+                    + cell(q, "kid_x1e3", ".1f") + cell(q, "diversity", ".3f") + cell(q, "distortion", ".4f")
+                    + cell(q, "resample_ratio", ".1f") + cell(q, "leakage", ".3f") + "</tr>")
+    return ("<table><tr><th>against held-back photos</th><th>SWD x1e3</th><th>to the floor</th><th>KID proxy x1e3"
+            "</th><th>diversity</th><th>distortion</th><th>resampled block inside/outside</th><th>leakage</th></tr>"
+            + "".join(rows) + "</table>")
 
 
 def draw_box(image: np.ndarray, x0: int, y0: int, x1: int, y1: int, color=(255, 40, 40)) -> np.ndarray:

@@ -1,9 +1,11 @@
 """The embedded default: dataset from bundled photos, a short run, and the HTML report."""
 
+import json
 import re
 
 import numpy as np
 
+from spatialgan.api import SHIPPED_DIR
 from spatialgan.demo import DEMO_PHOTOS, bundled_photos, random_crops, run_demo
 
 
@@ -28,6 +30,13 @@ def test_demo_writes_report_with_pictures(tmp_path):
     for name in images:
         assert (report.parent / name).stat().st_size > 100
     assert "<svg" in page
+    # The shipped models' quality table: both floors, and SSN's own figures when the quality file has them.
+    quality = json.loads((SHIPPED_DIR / "quality.json").read_text())
+    assert "against held-back photos" in page and f"<td>{quality['floor_swd']:.1f}</td><td>1.0x</td>" in page
+    for name, q in quality["models"].items():
+        assert f"<tr><td>{name}</td><td>{q['swd']:.1f}</td>" in page
+        if "distortion" in q:
+            assert f"<td>{q['distortion']:.4f}</td>" in page
     # Running it again reuses the finished run instead of training from scratch.
     snaps = sorted((tmp_path / "demo").glob("*/network-snapshot-*"))
     assert {p.parent.name for p in snaps} == {"run", "ssn-run", "cips-run", "scaleparty-run"}
