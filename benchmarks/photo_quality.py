@@ -84,6 +84,7 @@ def main() -> None:
     args = p.parse_args()
     torch.manual_seed(0)
     first = load(args.models.split(",")[0])
+    Path(args.out or ".").parent.mkdir(parents=True, exist_ok=True)
     r = first.resolution
     held_a, held_b = reals(args.heldout, 0, args.num, r), reals(args.heldout, args.num, args.num, r)
     train = reals(args.train, 0, args.num, r)
@@ -94,7 +95,7 @@ def main() -> None:
 
     rows = {"real-vs-real (held-back halves)": (held_b, None), "training crops vs held-back": (train, None)}
     for name in args.models.split(","):
-        rows[name] = (None, load(name))
+        rows[Path(name).stem] = (None, load(name))      # a shipped name, a run folder or an exported file
     results = {}
     for label, (images, model) in rows.items():
         if model is not None:

@@ -1,4 +1,6 @@
-"""Training curves of run folders (G and D losses, D scores from stats.jsonl) as one SVG, and a kimg table.
+"""Training curves of run folders as one SVG, and a kimg table: SWD against kimg of every run in one chart (the
+metric the runs computed at each snapshot, `train --metrics swd`, against their training data), then each run's
+G and D losses and D scores from stats.jsonl.
 
     python benchmarks/training_curves.py build/photo-models/{stylegan2,ssn,cips,scaleparty} \\
         --out benchmarks/photo-training-curves.svg
@@ -16,9 +18,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from spatialgan.demo import _svg_curves  # noqa: E402
 
 
+def all_records(run: Path) -> list[dict]:
+    return [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines() if x.strip()]
+
+
 def records(run: Path) -> list[dict]:
-    return [r for r in (json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines() if x.strip())
-            if "tick" in r]
+    return [r for r in all_records(run) if "tick" in r]
+
+
+def swd_rows(runs: list[Path]) -> list[dict]:
+    """One record per snapshot metric, keyed by run name (the chart draws one line per key)."""
+    return [{"kimg": r["kimg"], run.name: r["Metrics/swd"]} for run in runs for r in all_records(run)
+            if "Metrics/swd" in r]
 
 
 def main() -> None:
@@ -26,14 +37,23 @@ def main() -> None:
     p.add_argument("runs", nargs="+")
     p.add_argument("--out", required=True)
     args = p.parse_args()
+    runs = [Path(r) for r in args.runs]
     charts, height = [], 0
-    print("| run | kimg | ticks | median img/s | G loss (last tick) | D loss (last tick) |\n|---|---|---|---|---|---|")
-    for run in map(Path, args.runs):
+    swd = swd_rows(runs)
+    if swd:
+        charts.append('<g transform="translate(0,16)"><text x="5" y="-4" font-size="12">SWD x1e3 at each snapshot '
+                      f"(against the training data) by kimg</text>{_svg_curves(swd, [r.name for r in runs])}</g>")
+        height += 240
+    print("| run | kimg | ticks | median img/s | G loss (last tick) | D loss (last tick) | SWD (last) |\n"
+          "|---|---|---|---|---|---|---|")
+    for run in runs:
         rows = records(run)
         speeds = sorted(r["timing/img_per_sec"] for r in rows)
         last = rows[-1]
+        last_swd = [r[run.name] for r in swd if run.name in r]
         print(f"| {run.name} | {last['kimg']:.1f} | {len(rows)} | {speeds[len(speeds) // 2]:.1f} | "
-              f"{last.get('Loss/G/loss', float('nan')):.3f} | {last.get('Loss/D/loss', float('nan')):.3f} |")
+              f"{last.get('Loss/G/loss', float('nan')):.3f} | {last.get('Loss/D/loss', float('nan')):.3f} | "
+              f"{last_swd[-1] if last_swd else float('nan'):.1f} |")
         chart = _svg_curves(rows, ["Loss/G/loss", "Loss/D/loss", "Loss/scores/real", "Loss/scores/fake"])
         charts.append(f'<g transform="translate(0,{height + 16})"><text x="5" y="-4" font-size="12">{run.name}'
                       f"</text>{chart}</g>")

@@ -3,22 +3,30 @@
 # back for evaluation) on the CPU, evaluates them against the held-back crops, and exports G_ema of each to
 # spatialgan/assets/models/. Resumable across sessions: rerun it and every unfinished run continues from its last
 # snapshot; a finished run is reused, never retrained or overwritten.
+# A run folder that is gone restarts from its exported G_ema at the same resolution (D afresh), if there is one.
 # Usage: bash scripts/train_photo_models.sh [--resolution 32|64] [--only stylegan2,ssn,cips,scaleparty]
-#                                           [--no-export] [OUT_DIR]
+#                                           [--no-export] [--exports DIR] [--results DIR] [OUT_DIR]
 #   32: about 65 minutes on 2 CPU cores.  64: several hours per model, meant to span sessions (KIMG_<MODEL> overrides).
+#   --exports: where the G_ema files go and restarts come from (default spatialgan/assets/models); --results: where
+#   the quality JSON (results/photo-quality-RES.json) and the SWD curves (photo-training-curves-RES.svg) go.
+#   PHOTO_MODELS_SMOKE=1: tiny networks and datasets, for the test of this script's resume rules.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-res=32 only=stylegan2,ssn,cips,scaleparty export=1 out=""
+res=32 only=stylegan2,ssn,cips,scaleparty export=1 out="" exports="$root/spatialgan/assets/models"
+results="$root/benchmarks"
 while [ $# -gt 0 ]; do
     case "$1" in
         --resolution) res="$2"; shift 2 ;;
         --only) only="$2"; shift 2 ;;
         --no-export) export=0; shift ;;
+        --exports) exports="$2"; shift 2 ;;
+        --results) results="$2"; shift 2 ;;
         -*) echo "error: unknown option $1" >&2; exit 2 ;;
         *) out="$1"; shift ;;
     esac
 done
 case "$res" in 32|64) ;; *) echo "error: --resolution must be 32 or 64" >&2; exit 2 ;; esac
+wanted() { [[ ",$only," == *",$1,"* ]]; }
 bash "$root/scripts/setup_env.sh"
 sg="$root/.venv/bin/spatialgan"
 [ "$res" = 32 ] && out="${out:-$root/build/photo-models}" || out="${out:-$root/build/photo-models$res}"
@@ -27,10 +35,24 @@ photos="$root/../shared/data/photos-scenes.tar"
 mkdir -p "$out"
 if [ ! -d "$out/photos-scenes" ]; then tar xf "$photos" -C "$out"; fi
 data="$out/photos$res.zip"
+smoke="${PHOTO_MODELS_SMOKE:-0}"
 if [ ! -f "$data" ]; then
-    crops=$([ "$res" = 32 ] && echo 20000 || echo 30000)
+    crops=$([ "$res" = 32 ] && echo 20000 || echo 30000) held=4000
+    if [ "$smoke" = 1 ]; then crops=64 held=16; fi
     "$sg" dataset --source "$out/photos-scenes" --dest "$data" --resolution "$res" --crops "$crops" \
-        --crop-size 0.25,0.9 --hold-out 0.15 --hold-out-crops 4000 --seed 0
+        --crop-size 0.25,0.9 --hold-out 0.15 --hold-out-crops "$held" --seed 0
+fi
+# ScaleParty's own reals: at 64 px it trains in its paper regime (r_small = R, r_large = 1.5 R, regions down to
+# 0.6 of the frame), whose densest region needs reals at 1.5 R / 0.6 = 2.5 R px; they are never upsampled.
+sp_flags=() sp_res=$((res * 5 / 2))
+if [ "$res" = 64 ] || [ "$smoke" = 1 ]; then
+    sp_data="$out/photos$sp_res.zip"
+    if [ ! -f "$sp_data" ] && wanted scaleparty; then
+        sp_crops=$([ "$smoke" = 1 ] && echo 64 || echo 12000)
+        "$sg" dataset --source "$out/photos-scenes" --dest "$sp_data" --resolution "$sp_res" --crops "$sp_crops" \
+            --crop-size 0.25,0.9 --hold-out 0.15 --hold-out-crops 16 --seed 0
+    fi
+    sp_flags=(--data "$sp_data" --scale-regime paper)
 fi
 if [ "$res" = 32 ]; then
     common=(--data "$data" --resolution 32 --batch 32 --width 64 --z-dim 128 --w-dim 128 --mapping-layers 4
@@ -44,9 +66,11 @@ else
             --metrics swd --metrics-num 1000)
     kimg_stylegan2=150 kimg_ssn=30 kimg_cips=120 kimg_scaleparty=80
 fi
+if [ "$smoke" = 1 ]; then
+    common=(--data "$data" --resolution "$res" --batch 4 --width 8 --z-dim 8 --w-dim 8 --mapping-layers 2
+            --device cpu --tick-kimg 0.008 --snap-kimg 0.008 --keep 2 --grid 4 --seed 0 --quiet --recipe ada)
+fi
 # recipe ada: StyleGAN2-ADA's values (R1 heuristic, bilinear), which these CPU budgets were measured with.
-wanted() { [[ ",$only," == *",$1,"* ]]; }
-exports="$root/spatialgan/assets/models"
 exported_at_res() {   # the shipped G_ema of RUN when it is at this resolution (a restart point if build/ was lost)
     "$root/.venv/bin/python" - "$exports/$1.safetensors" "$res" <<'PY'
 import sys
@@ -65,7 +89,7 @@ train() {   # train RUN KIMG FLAGS...: a new run, or the same run continued to K
         return 0
     fi
     local restart=""
-    if [ "$run" = stylegan2 ]; then restart="$(exported_at_res stylegan2)"; fi
+    if [ "$run" != ssn ]; then restart="$(exported_at_res "$run")"; fi
     if [ -n "$restart" ]; then    # the run folder is gone: continue from its exported G_ema (D starts afresh)
         echo "no $out/$run: restarting from $restart" >&2
         "$sg" train --outdir "$out/$run" --kimg "$kimg" "${common[@]}" --init-from "$restart" "$@"
@@ -73,25 +97,41 @@ train() {   # train RUN KIMG FLAGS...: a new run, or the same run continued to K
         "$sg" train --outdir "$out/$run" --kimg "$kimg" "${common[@]}" "$@"
     fi
 }
-newest() { ls "$out/$1"/network-snapshot-*.safetensors | tail -1; }
+newest() { { ls "$out/$1"/network-snapshot-*.safetensors 2>/dev/null || true; } | tail -1; }
 train stylegan2 "${KIMG_STYLEGAN2:-$kimg_stylegan2}"
-# SSN the paper's way: from the trained StyleGAN2, fine-tuned with the distortion regularizer.
-train ssn "${KIMG_SSN:-$kimg_ssn}" --model ssn --init-from "$(newest stylegan2)"
+# SSN the paper's way: from the trained StyleGAN2 (its run, or its export if the run is gone), fine-tuned with the
+# distortion regularizer.
+if wanted ssn; then
+    source="$(newest stylegan2)"
+    source="${source:-$(exported_at_res stylegan2)}"
+    [ -n "$source" ] || { echo "error: SSN needs the $res-px StyleGAN2 first (--only stylegan2)" >&2; exit 2; }
+    train ssn "${KIMG_SSN:-$kimg_ssn}" --model ssn --init-from "$source"
+fi
 train cips "${KIMG_CIPS:-$kimg_cips}" --model cips --cips-layers 8 --panorama-frames 4 --style-mixing 0
-train scaleparty "${KIMG_SCALEPARTY:-$kimg_scaleparty}" --model scaleparty
+train scaleparty "${KIMG_SCALEPARTY:-$kimg_scaleparty}" --model scaleparty "${sp_flags[@]}"
 [ "$export" = 1 ] || exit 0
-"$root/.venv/bin/python" - "$out" "$root/spatialgan/assets/models" <<'PY'
+mkdir -p "$exports"
+"$root/.venv/bin/python" - "$out" "$exports" "$only" <<'PY'
 import sys
 from pathlib import Path
 from spatialgan.checkpoint import export_generator
-out, dest = Path(sys.argv[1]), Path(sys.argv[2])
+out, dest, only = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(",")
 for name in ("ssn", "cips", "scaleparty", "stylegan2"):
-    path = export_generator(out / name, dest / f"{name}.safetensors")
-    print(f"{path}: {path.stat().st_size / 2**20:.1f} MB")
+    if name in only:
+        path = export_generator(out / name, dest / f"{name}.safetensors")
+        print(f"{path}: {path.stat().st_size / 2**20:.1f} MB")
 PY
-# Quality against the held-back photos, beside the real-vs-real floors (benchmarks/RESULTS.md, the demo report).
+# Quality of every exported model at this resolution against the held-back photos, beside the real-vs-real floors
+# (benchmarks/RESULTS.md, the demo report), and the training curves.
+models=""
+for name in ssn cips scaleparty stylegan2; do
+    [ -n "$(exported_at_res "$name")" ] && models="$models${models:+,}$exports/$name.safetensors"
+done
+num=$([ "$smoke" = 1 ] && echo 8 || echo 2000)
 "$root/.venv/bin/python" "$root/benchmarks/photo_quality.py" --heldout "$out/photos$res-heldout.zip" \
-    --train "$data" --models ssn,cips,scaleparty,stylegan2 --num 2000 \
-    --out "$root/benchmarks/results/photo-quality.json" --quality-json "$root/spatialgan/assets/models/quality.json"
-"$root/.venv/bin/python" "$root/benchmarks/training_curves.py" "$out"/{stylegan2,ssn,cips,scaleparty} \
-    --out "$root/benchmarks/photo-training-curves.svg"
+    --train "$data" --models "$models" --num "$num" --out "$results/results/photo-quality-$res.json" \
+    --quality-json "$exports/quality.json"
+runs=()
+for name in stylegan2 ssn cips scaleparty; do [ -d "$out/$name" ] && runs+=("$out/$name"); done
+"$root/.venv/bin/python" "$root/benchmarks/training_curves.py" "${runs[@]}" \
+    --out "$results/photo-training-curves-$res.svg"

@@ -372,6 +372,12 @@ class Trainer:
         """Trains until cfg.kimg; SIGINT/SIGTERM save a snapshot before exiting. Returns the last tick's stats."""
         cfg, main = self.cfg, self.dist.is_main
         outdir = Path(cfg.outdir)
+        if self.resumed is not None and self.cur_nimg >= int(cfg.kimg * 1000):
+            # A finished run resumed to the same length: leave its folder exactly as it is (no log, no files).
+            if main:
+                print(f"{outdir} is already at {self.cur_nimg} images (--kimg {cfg.kimg:g}): nothing to train",
+                      file=sys.stderr)
+            return {}
         if main:
             if self.run_id is None and self.resumed is None:
                 self.run_id = runfolder.new_run_id()             # a new run

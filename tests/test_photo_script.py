@@ -1,0 +1,65 @@
+"""scripts/train_photo_models.sh keeps its resume rules: an unfinished run continues, a finished run is reused, a
+run folder that is gone restarts from its export, and SSN starts from the StyleGAN2 it can find (tiny networks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT.parent / "shared" / "data" / "photos-scenes.tar"
+
+
+def snapshots(run: Path) -> list[str]:
+    return sorted(p.name for p in run.glob("network-snapshot-*.safetensors"))
+
+
+def run_id(run: Path) -> str:
+    return json.loads((run / "run.json").read_text())["run_id"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not PHOTOS.is_file(), reason="needs ../shared/data/photos-scenes.tar")
+def test_photo_script_resumes_reuses_and_restarts(tmp_path):
+    out, exports, results = tmp_path / "out", tmp_path / "exports", tmp_path / "results"
+
+    def script(*args, **kimg):
+        env = {**os.environ, "PHOTO_MODELS_SMOKE": "1", "OMP_NUM_THREADS": "1",
+               **{f"KIMG_{k.upper()}": str(v) for k, v in kimg.items()}}
+        done = subprocess.run(["bash", str(ROOT / "scripts" / "train_photo_models.sh"), "--resolution", "32",
+                               "--exports", str(exports), "--results", str(results), *args, str(out)],
+                              env=env, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stderr[-2000:]
+        return done.stderr
+
+    script("--only", "stylegan2", "--no-export", stylegan2=0.008)
+    first, ident = snapshots(out / "stylegan2"), run_id(out / "stylegan2")
+    script("--only", "stylegan2", "--no-export", stylegan2=0.016)         # unfinished: continues the same run
+    assert run_id(out / "stylegan2") == ident and snapshots(out / "stylegan2")[-1] > first[-1]
+    finished = {p.name: p.stat().st_mtime_ns for p in (out / "stylegan2").iterdir()}
+    script("--only", "stylegan2", "--no-export", stylegan2=0.016)         # finished: reused, nothing rewritten
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "stylegan2").iterdir()} == finished
+
+    script("--only", "stylegan2,ssn,scaleparty", stylegan2=0.016, ssn=0.008, scaleparty=0.008)
+    assert {p.name for p in exports.glob("*.safetensors")} == {"stylegan2.safetensors", "ssn.safetensors",
+                                                                "scaleparty.safetensors"}
+    quality = json.loads((exports / "quality.json").read_text())
+    assert set(quality["models"]) == {"stylegan2", "ssn", "scaleparty"} and quality["resolution"] == 32
+    assert "distortion" in quality["models"]["ssn"] and "distortion" not in quality["models"]["stylegan2"]
+    assert "<polyline" in (results / "photo-training-curves-32.svg").read_text()
+    sp_config = json.loads((out / "scaleparty" / "run.json").read_text())
+    assert sp_config["run_id"]
+    assert (out / "photos80.zip").is_file()                       # ScaleParty's reals at 2.5 R, never upsampled
+
+    shutil.rmtree(out / "stylegan2")                                # lost: restarts from its export
+    assert "restarting from" in script("--only", "stylegan2", "--no-export", stylegan2=0.024)
+    assert snapshots(out / "stylegan2") and run_id(out / "stylegan2") != ident
+    shutil.rmtree(out / "stylegan2")
+    shutil.rmtree(out / "ssn")                                      # SSN without a StyleGAN2 run: from the export
+    script("--only", "ssn", "--no-export", ssn=0.008)
+    assert snapshots(out / "ssn")
