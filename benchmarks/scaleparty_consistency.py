@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.training_curves import median_speed  # noqa: E402
 from spatialgan import SpatialGANError, api  # noqa: E402
-from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint  # noqa: E402
-from spatialgan.config import TrainConfig  # noqa: E402
+from spatialgan.checkpoint import find_snapshots, load_checkpoint, resolve_checkpoint  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate, parse_scales  # noqa: E402
-from spatialgan.training.loop import Trainer  # noqa: E402
+from spatialgan.training import launch  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 NOISE_POLICIES = ("grid", "const", "random", "none")
@@ -55,28 +54,18 @@ def base_config(args) -> dict:
     return {k: source[k] for k in (*base, "gamma", "lr", "pl_weight", "style_mixing", "upsample")}
 
 
-def train(args, variant: str) -> Trainer | None:
+def train(args, variant: str):
     """Trains VARIANT to --kimg, continuing its newest snapshot; None when a signal stopped it (snapshot saved)."""
     outdir = Path(args.outdir) / variant
-    snapshots = sorted(outdir.glob("network-snapshot-*.safetensors"))
-    if snapshots:
-        trainer = Trainer.from_checkpoint(snapshots[-1], overrides={"kimg": args.kimg})
+    if find_snapshots(outdir):
+        trainer = launch.train({"kimg": args.kimg}, resume=str(outdir), progress=False)
     else:
-        cfg = TrainConfig(**base_config(args), model="scaleparty", data=args.train, kimg=args.kimg,
-                          init_from=args.init_from, outdir=str(outdir), interscale=variant, scale_regime="paper",
-                          interscale_prob=args.interscale_prob, device=args.device, seed=args.seed,
-                          snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(4.0, args.kimg / 4), keep=1,
-                          grid=16)
-        trainer = Trainer(cfg)
-    trainer.run(progress=False)
+        trainer = launch.train(dict(**base_config(args), model="scaleparty", data=args.train, kimg=args.kimg,
+                                    init_from=args.init_from, outdir=str(outdir), interscale=variant,
+                                    scale_regime="paper", interscale_prob=args.interscale_prob, device=args.device,
+                                    seed=args.seed, snap_kimg=min(args.snap_kimg, args.kimg),
+                                    tick_kimg=min(4.0, args.kimg / 4), keep=1, grid=16), progress=False)
     return None if trainer.stopped_by is not None else trainer
-
-
-def training_speed(outdir: Path) -> float:
-    """Median img/s over the run's ticks (the run may span sessions, so wall time from one process is not it)."""
-    speeds = [row["timing/img_per_sec"] for row in map(json.loads, (outdir / "stats.jsonl").read_text().splitlines())
-              if "timing/img_per_sec" in row]
-    return statistics.median(speeds) if speeds else float("nan")
 
 
 def measure(args, trainer) -> dict:
@@ -170,7 +159,7 @@ def main() -> None:
         if trainer is None:
             sys.exit(f"{variant}: stopped by a signal; rerun the same command to continue it")
         rows.append({"variant": variant, "kimg": args.kimg, "seed": args.seed, "from": args.init_from or "scratch",
-                     **measure(args, trainer), "img_per_sec": training_speed(Path(args.outdir) / variant)})
+                     **measure(args, trainer), "img_per_sec": median_speed(Path(args.outdir) / variant)})
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(rows, indent=1))
         print(json.dumps(rows[-1]), flush=True)

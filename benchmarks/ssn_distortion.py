@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import statistics
 import sys
 from pathlib import Path
 
@@ -35,12 +34,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.training_curves import median_speed  # noqa: E402
 from spatialgan import api  # noqa: E402
-from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint  # noqa: E402
-from spatialgan.config import TrainConfig  # noqa: E402
+from spatialgan.checkpoint import find_snapshots, load_checkpoint, resolve_checkpoint  # noqa: E402
 from spatialgan.imageutils import save_grid  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
-from spatialgan.training.loop import Trainer  # noqa: E402
+from spatialgan.training import launch  # noqa: E402
+from spatialgan.training.launch import parse_latent_grid  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 METRICS = ["distortion", "diversity", "leakage", "swd", "kid", "ppl"]
@@ -50,32 +50,22 @@ def run_name(encoder: str, lam: float, grid: tuple[int, int]) -> str:
     return f"{encoder}-lambda{lam:g}" + ("" if grid == (4, 4) else f"-{grid[0]}x{grid[1]}")   # 4x4: older runs
 
 
-def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]) -> Trainer | None:
+def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]):
     """Trains one run to --kimg, continuing its newest snapshot; None when a signal stopped it (snapshot saved)."""
     outdir = Path(args.outdir) / run_name(encoder, lam, grid)
-    snapshots = sorted(outdir.glob("network-snapshot-*.safetensors"))
-    if snapshots:
-        trainer = Trainer.from_checkpoint(snapshots[-1], overrides={"kimg": args.kimg})
+    if find_snapshots(outdir):
+        trainer = launch.train({"kimg": args.kimg}, resume=str(outdir), progress=False)
     else:
         source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
         keep = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch",
                 "gamma", "lr", "pl_weight", "style_mixing")     # the source's recipe: only the SSN choices vary
-        cfg = TrainConfig(**{k: source[k] for k in keep}, model="ssn", data=args.train, kimg=args.kimg,
-                          outdir=str(outdir), init_from=args.init_from, spatial_encoder=encoder,
-                          lambda_distortion=lam, distortion_reduction="mean", latent_rows=grid[0],
-                          latent_cols=grid[1], device=args.device, seed=args.seed,
-                          snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(1.0, args.kimg / 4), keep=1,
-                          grid=16)
-        trainer = Trainer(cfg)
-    trainer.run(progress=False)
+        trainer = launch.train(dict(**{k: source[k] for k in keep}, model="ssn", data=args.train, kimg=args.kimg,
+                                    outdir=str(outdir), init_from=args.init_from, spatial_encoder=encoder,
+                                    lambda_distortion=lam, distortion_reduction="mean", latent_rows=grid[0],
+                                    latent_cols=grid[1], device=args.device, seed=args.seed,
+                                    snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(1.0, args.kimg / 4),
+                                    keep=1, grid=16), progress=False)
     return None if trainer.stopped_by is not None else trainer
-
-
-def training_speed(outdir: Path) -> float:
-    """Median img/s over the run's ticks (a run may span sessions)."""
-    rows = [json.loads(line) for line in (outdir / "stats.jsonl").read_text().splitlines()]
-    speeds = [r["timing/img_per_sec"] for r in rows if "timing/img_per_sec" in r]
-    return statistics.median(speeds) if speeds else float("nan")
 
 
 @torch.no_grad()
@@ -96,7 +86,7 @@ def figure(args, runs: str, path: Path) -> None:
     parts = []
     for item in runs.split(","):
         encoder, lam, grid = item.split(":")
-        name = run_name(encoder, float(lam), parse_grid(grid))
+        name = run_name(encoder, float(lam), parse_latent_grid(grid))
         parts.append(Image.open(Path(args.outdir) / "pictures" / f"{name}.png"))
     canvas = Image.new("RGB", (max(p.width for p in parts), sum(p.height + 4 for p in parts)), "white")
     top = 0
@@ -104,11 +94,6 @@ def figure(args, runs: str, path: Path) -> None:
         canvas.paste(part, (0, top))
         top += part.height + 4
     canvas.save(path)
-
-
-def parse_grid(text: str) -> tuple[int, int]:
-    rows, cols = text.lower().split("x")
-    return int(rows), int(cols)
 
 
 def measure(args, adapter, metrics=METRICS) -> dict:
@@ -216,7 +201,7 @@ def main() -> None:
                   **measure(args, api.load(args.init_from, amp="off").adapter, ["diversity", "swd", "kid", "ppl"])}
         rows.append(source)
         save()
-    for grid in map(parse_grid, args.grids.split(",")):
+    for grid in map(parse_latent_grid, args.grids.split(",")):
         for encoder in args.encoders.split(","):
             for lam in (float(x) for x in args.lambdas.split(",")):
                 key = (encoder, lam, args.kimg, f"{grid[0]}x{grid[1]}")
@@ -227,7 +212,7 @@ def main() -> None:
                     sys.exit(f"{run_name(encoder, lam, grid)}: stopped by a signal; rerun to continue it")
                 outdir = Path(args.outdir) / run_name(encoder, lam, grid)
                 row = {"encoder": encoder, "lambda_D": lam, "kimg": args.kimg, "grid": key[3],
-                       **measure(args, trainer.adapter), "img_per_sec": training_speed(outdir)}
+                       **measure(args, trainer.adapter), "img_per_sec": median_speed(outdir)}
                 picture(outdir, Path(args.outdir) / "pictures" / f"{outdir.name}.png")
                 rows.append(row)
                 save()

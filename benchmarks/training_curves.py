@@ -26,6 +26,12 @@ def records(run: Path) -> list[dict]:
     return [r for r in all_records(run) if "tick" in r]
 
 
+def median_speed(run: Path) -> float:
+    """Median img/s over a run's ticks (a run may span sessions, so one process's wall time is not it)."""
+    speeds = sorted(r["timing/img_per_sec"] for r in records(run) if "timing/img_per_sec" in r)
+    return speeds[len(speeds) // 2] if speeds else float("nan")
+
+
 def swd_rows(runs: list[Path]) -> list[dict]:
     """One record per snapshot metric, keyed by run name (the chart draws one line per key)."""
     return [{"kimg": r["kimg"], run.name: r["Metrics/swd"]} for run in runs for r in all_records(run)
@@ -48,10 +54,9 @@ def main() -> None:
           "|---|---|---|---|---|---|---|")
     for run in runs:
         rows = records(run)
-        speeds = sorted(r["timing/img_per_sec"] for r in rows)
         last = rows[-1]
         last_swd = [r[run.name] for r in swd if run.name in r]
-        print(f"| {run.name} | {last['kimg']:.1f} | {len(rows)} | {speeds[len(speeds) // 2]:.1f} | "
+        print(f"| {run.name} | {last['kimg']:.1f} | {len(rows)} | {median_speed(run):.1f} | "
               f"{last.get('Loss/G/loss', float('nan')):.3f} | {last.get('Loss/D/loss', float('nan')):.3f} | "
               f"{last_swd[-1] if last_swd else float('nan'):.1f} |")
         chart = _svg_curves(rows, ["Loss/G/loss", "Loss/D/loss", "Loss/scores/real", "Loss/scores/fake"])
