@@ -10,7 +10,7 @@ the KID proxy (x1e3, CIFAR-10 ResNet-20 features) against crops of held-back pho
 a JSON file (finished runs are reused on a rerun) and a Pareto plot (distortion vs SWD) as a PNG. Runs snapshot
 every --snap-kimg and SIGTERM saves one, so a rerun continues an unfinished run (a sweep can span sessions). Each
 run also gets a picture (outdir/pictures): 8 samples and, under each, a version with the middle block redrawn;
---figure ENCODER:LAMBDA:GRID,... stacks chosen runs' pictures into one PNG.
+--figure ENCODER:LAMBDA:GRID[:KIMG],... stacks chosen runs' pictures, captioned, into one PNG.
 
     bash scripts/train_photo_models.sh          # gives build/photo-models/{stylegan2,photos32*.zip}
     python benchmarks/ssn_distortion.py --init-from build/photo-models/stylegan2 \\
@@ -79,20 +79,28 @@ def picture(outdir: Path, path: Path) -> None:
     save_grid(torch.cat([samples, redrawn]), path, ncol=8)
 
 
+def picture_path(args, name: str, kimg: float) -> Path:
+    return Path(args.outdir) / "pictures" / f"{name}-{kimg:g}kimg.png"
+
+
 def figure(args, runs: str, path: Path) -> None:
-    """Chosen runs' pictures stacked top to bottom (each: samples over redrawn middle blocks)."""
-    from PIL import Image
+    """Chosen runs' pictures stacked top to bottom, each under a caption (samples over redrawn middle blocks)."""
+    from PIL import Image, ImageDraw
 
     parts = []
     for item in runs.split(","):
-        encoder, lam, grid = item.split(":")
+        encoder, lam, grid, *kimg = item.split(":")
+        kimg = float(kimg[0]) if kimg else args.kimg
         name = run_name(encoder, float(lam), parse_latent_grid(grid))
-        parts.append(Image.open(Path(args.outdir) / "pictures" / f"{name}.png"))
-    canvas = Image.new("RGB", (max(p.width for p in parts), sum(p.height + 4 for p in parts)), "white")
-    top = 0
-    for part in parts:
-        canvas.paste(part, (0, top))
-        top += part.height + 4
+        parts.append((f"{encoder}, lambda_D {lam}, {grid} blocks, {kimg:g} kimg",
+                      Image.open(picture_path(args, name, kimg))))
+    caption = 14
+    canvas = Image.new("RGB", (max(p.width for _, p in parts), sum(p.height + caption for _, p in parts)), "white")
+    draw, top = ImageDraw.Draw(canvas), 0
+    for text, part in parts:
+        draw.text((2, top + 1), text, fill="black")
+        canvas.paste(part, (0, top + caption))
+        top += part.height + caption
     canvas.save(path)
 
 
@@ -178,7 +186,7 @@ def main() -> None:
     p.add_argument("--grids", default="4x4", help="comma list of latent block grids, e.g. 4x4,8x8")
     p.add_argument("--kimg", type=float, default=8)
     p.add_argument("--snap-kimg", type=float, default=2, help="kimg between snapshots (a rerun continues)")
-    p.add_argument("--figure", default="", help="ENCODER:LAMBDA:GRID,... runs whose pictures are stacked into "
+    p.add_argument("--figure", default="", help="ENCODER:LAMBDA:GRID[:KIMG],... runs whose pictures are stacked into "
                    "PLOT-pictures.png")
     p.add_argument("--num", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
@@ -213,7 +221,7 @@ def main() -> None:
                 outdir = Path(args.outdir) / run_name(encoder, lam, grid)
                 row = {"encoder": encoder, "lambda_D": lam, "kimg": args.kimg, "grid": key[3],
                        **measure(args, trainer.adapter), "img_per_sec": median_speed(outdir)}
-                picture(outdir, Path(args.outdir) / "pictures" / f"{outdir.name}.png")
+                picture(outdir, picture_path(args, outdir.name, args.kimg))
                 rows.append(row)
                 save()
                 print(json.dumps({k: v for k, v in row.items() if k != "leakage_per_layer"}), flush=True)
