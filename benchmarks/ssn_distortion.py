@@ -5,9 +5,11 @@ of the sweep, same data, seed and budget; only lambda_D (and, across --encoders 
 the latent block grid) differs. The source StyleGAN2 is measured the same way, so each SSN's SWD has its ratio to
 the model it came from.
 R_D and the distortion metric share one scale (R_D = mean over the other blocks of their MSE). Per run:
-distortion (2000 resampled pairs), diversity, resampling inside/outside change ratio, encoder leakage, SWD x1e3 and
-the KID proxy (x1e3, CIFAR-10 ResNet-20 features) against crops of held-back photos, and pixel PPL. Results go to
-a JSON file (finished runs are reused on a rerun) and a Pareto plot (distortion vs SWD) as a PNG. Runs snapshot
+distortion (2000 resampled pairs), diversity, resampling inside/outside change ratio, encoder leakage, the seam
+ratio (steps across block boundaries over steps elsewhere: a patchwork scores well above the source's ~1; SWD does
+not see it), SWD x1e3 and the KID proxy (x1e3, CIFAR-10 ResNet-20 features) against crops of held-back photos,
+and pixel PPL. Results go to a JSON file (finished runs are reused on a rerun; runs measured before the seam ratio
+existed get it added) and a Pareto plot (distortion vs SWD) as a PNG. Runs snapshot
 every --snap-kimg and SIGTERM saves one, so a rerun continues an unfinished run (a sweep can span sessions). Each
 run also gets a picture (outdir/pictures): 8 samples and, under each, a version with the middle block redrawn;
 --figure ENCODER:LAMBDA:GRID[:KIMG],... stacks chosen runs' pictures, captioned, into one PNG.
@@ -16,9 +18,9 @@ run also gets a picture (outdir/pictures): 8 samples and, under each, a version 
     python benchmarks/ssn_distortion.py --init-from build/photo-models/stylegan2 \\
         --train build/photo-models/photos32.zip --heldout build/photo-models/photos32-heldout.zip \\
         --lambdas 0,1,3,10,30,100,300,1000 --encoders learned,bilinear --kimg 8
-    python benchmarks/ssn_distortion.py --init-from build/photo-models64/stylegan2 \
-        --train build/photo-models64/photos64.zip --heldout build/photo-models64/photos64-heldout.zip \
-        --encoders learned,bilinear,nearest,spade --lambdas 0,30 --grids 4x4,8x8 --kimg 4 \
+    python benchmarks/ssn_distortion.py --init-from build/photo-models64/stylegan2 \\
+        --train build/photo-models64/photos64.zip --heldout build/photo-models64/photos64-heldout.zip \\
+        --encoders learned,bilinear,nearest,spade --lambdas 0,30 --grids 4x4,8x8 --kimg 4 \\
         --outdir build/ssn64 --results benchmarks/results/ssn-tradeoff-64.json --plot benchmarks/ssn-tradeoff-64.png
 """
 
@@ -39,11 +41,12 @@ from spatialgan import api  # noqa: E402
 from spatialgan.checkpoint import find_snapshots, load_checkpoint, resolve_checkpoint  # noqa: E402
 from spatialgan.imageutils import save_grid  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
+from spatialgan.models.ssn.blocks import seam_ratio  # noqa: E402
 from spatialgan.training import launch  # noqa: E402
 from spatialgan.training.launch import parse_latent_grid  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
-METRICS = ["distortion", "diversity", "leakage", "swd", "kid", "ppl"]
+METRICS = ["distortion", "diversity", "leakage", "seams", "swd", "kid", "ppl"]
 
 
 def run_name(encoder: str, lam: float, grid: tuple[int, int]) -> str:
@@ -115,6 +118,27 @@ def measure(args, adapter, metrics=METRICS) -> dict:
     return out
 
 
+@torch.no_grad()
+def samples(adapter, num: int, seed: int, batch: int = 64) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.cat([adapter.sample(torch.randn(min(batch, num - done), *adapter.latent_shape(), generator=gen),
+                                     1.0, "const").float() for done in range(0, num, batch)])
+
+
+def backfill_seams(args, rows: list[dict]) -> bool:
+    """Finished runs measured before the seam ratio existed get it, when their folder still holds that model."""
+    added = False
+    for r in rows:
+        if r["encoder"] == "source" or "seams" in r:
+            continue
+        folder = Path(args.outdir) / run_name(r["encoder"], r["lambda_D"], parse_latent_grid(r.get("grid", "4x4")))
+        snaps = find_snapshots(folder)
+        if snaps and int(snaps[-1].stem.rsplit("-", 1)[1]) == round(r["kimg"] * 1000):
+            r["seams"] = measure(args, api.load(folder, amp="off").adapter, ["seams"])["seams"]
+            added = True
+    return added
+
+
 def pareto_png(rows: list[dict], path: Path) -> None:
     """Distortion (log x) against SWD (y), one polyline per encoder, each point labelled with its lambda_D."""
     from PIL import Image, ImageDraw
@@ -159,18 +183,20 @@ def pareto_png(rows: list[dict], path: Path) -> None:
 
 def table(rows: list[dict], source: dict | None) -> str:
     lines = ["| encoder | grid | lambda_D | distortion | vs lambda 0 | diversity | vs lambda 0 | inside/outside | "
-             "leakage | SWD x1e3 | vs source | KID x1e3 | PPL (pixels) | train img/s |", "|" + "---|" * 14]
+             "leakage | seams | SWD x1e3 | vs source | KID x1e3 | PPL (pixels) | train img/s |", "|" + "---|" * 15]
     if source:
+        seams = ", ".join(f"{v:.2f} ({k[6:]})" for k, v in source.items() if k.startswith("seams_"))
         lines.append(f"| StyleGAN2 (source) | - | - | - | - | {source['diversity']:.3f} | - | - | - | "
-                     f"{source['swd']:.1f} | 1.00x | {source.get('kid', float('nan')) * 1e3:.2f} | "
+                     f"{seams or '-'} | {source['swd']:.1f} | 1.00x | {source.get('kid', float('nan')) * 1e3:.2f} | "
                      f"{source['ppl_pixel']:.1f} | - |")
     for r in rows:
-        base = next((b for b in rows if (b["encoder"], b.get("grid")) == (r["encoder"], r.get("grid"))
-                     and b["lambda_D"] == 0), r)
+        base = next((b for b in rows if (b["encoder"], b.get("grid"), b["kimg"]) == (r["encoder"], r.get("grid"),
+                     r["kimg"]) and b["lambda_D"] == 0), r)
         to_source = f"{r['swd'] / source['swd']:.2f}x" if source else "-"
         lines.append(f"| {r['encoder']} | {r.get('grid', '4x4')} | {r['lambda_D']:g} | {r['distortion']:.5f} | "
                      f"{base['distortion'] / max(r['distortion'], 1e-12):.1f}x lower | {r['diversity']:.3f} | "
                      f"{r['diversity'] / base['diversity']:.2f}x | {r['resample_ratio']:.1f} | {r['leakage']:.3f} | "
+                     f"{r.get('seams', float('nan')):.2f} | "
                      f"{r['swd']:.1f} | {to_source} | {r.get('kid', float('nan')) * 1e3:.2f} | "
                      f"{r['ppl_pixel']:.1f} | {r['img_per_sec']:.1f} |")
     return "\n".join(lines)
@@ -208,6 +234,14 @@ def main() -> None:
         source = {"encoder": "source", "init_from": args.init_from,
                   **measure(args, api.load(args.init_from, amp="off").adapter, ["diversity", "swd", "kid", "ppl"])}
         rows.append(source)
+        save()
+    source_adapter = None
+    for grid in map(parse_latent_grid, args.grids.split(",")):
+        if f"seams_{grid[0]}x{grid[1]}" not in source:     # the source's seam ratio on this grid: its baseline
+            source_adapter = source_adapter or api.load(args.init_from, amp="off").adapter
+            source[f"seams_{grid[0]}x{grid[1]}"] = seam_ratio(samples(source_adapter, args.num, args.seed), grid)
+            save()
+    if backfill_seams(args, rows):
         save()
     for grid in map(parse_latent_grid, args.grids.split(",")):
         for encoder in args.encoders.split(","):

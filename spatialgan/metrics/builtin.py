@@ -150,6 +150,24 @@ def leakage(ctx) -> list[dict]:
                        "outside the block / total, mean over blocks; value = mean over layers", per_layer=layers)]
 
 
+SEAMS_PROTOCOL = ("mean absolute step between neighbouring pixels across latent block boundaries over the mean step "
+                  "elsewhere, rows and columns averaged, constant noise; about 1 for images unrelated to the grid")
+
+
+@register_metric("seams", capability=DISTORTION,
+                 summary="SSN: how strongly samples show the latent block grid (a patchwork scores well above 1)")
+@torch.no_grad()
+def seams(ctx) -> list[dict]:
+    from spatialgan.models.ssn.blocks import seam_ratio
+
+    o, adapter = ctx.options, ctx.adapter
+    gen = torch.Generator().manual_seed(o.seed)
+    images = torch.cat([adapter.sample(torch.randn(min(o.batch, o.num - done), *adapter.latent_shape(),
+                                                   generator=gen).to(adapter.device), o.truncation_psi, "const")
+                        .float().cpu() for done in range(0, o.num, o.batch)])
+    return [ctx.record("seams", seam_ratio(images, adapter.grid), SEAMS_PROTOCOL, num=o.num)]
+
+
 DIVERSITY_PROTOCOL = ("mean squared pixel difference (images in [-1, 1]) between images of independent latents, "
                       "constant noise; 0 for a model that ignores its latent")
 

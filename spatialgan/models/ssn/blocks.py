@@ -72,3 +72,23 @@ def draw_block_grid(image: np.ndarray, grid: tuple[int, int], marked=(), scale: 
         img[t:min(t + 2, b), l:rr] = img[max(b - 2, t):b, l:rr] = [255, 0, 0]
         img[t:b, l:min(l + 2, rr)] = img[t:b, max(rr - 2, l):rr] = [255, 0, 0]
     return img.clip(0, 255).astype(np.uint8)
+
+
+def seam_ratio(images: torch.Tensor, grid: tuple[int, int]) -> float:
+    """How strongly images show the latent block grid: the mean absolute step between neighbouring pixels across
+    block boundaries over the mean step everywhere else, horizontally and vertically, averaged. Images unrelated to
+    the grid (photographs, a StyleGAN2) score about 1; a patchwork of separately styled blocks scores well above."""
+    x = images.float()
+    size = tuple(x.shape[-2:])
+    steps = ((x[..., 1:, :] - x[..., :-1, :]).abs().mean(dim=(0, 1, 3)),    # (H - 1,): step below each pixel row
+             (x[..., :, 1:] - x[..., :, :-1]).abs().mean(dim=(0, 1, 2)))    # (W - 1,): step right of each column
+    ratios = []
+    for axis, profile in enumerate(steps):
+        first_pixels = [block_bounds(b, 0, grid, size)[0] if axis == 0 else block_bounds(0, b, grid, size)[2]
+                        for b in range(1, grid[axis])]
+        if not first_pixels:
+            continue
+        across = torch.zeros(size[axis] - 1, dtype=torch.bool)
+        across[[p - 1 for p in first_pixels]] = True      # the step from a block's last pixel into the next block
+        ratios.append(float(profile[across].mean() / profile[~across].mean().clamp_min(1e-12)))
+    return sum(ratios) / len(ratios) if ratios else 1.0
