@@ -13,6 +13,9 @@ encoder learned. They differ in footprint, measured by `leakage`:
             the layer's style channels. The residual's last conv starts at zero, so a transfer starts exactly at
             the StyleGAN2 image, and replicate padding keeps a constant grid constant. Not a convex combination:
             its leakage is measured by perturbing one block's w (`perturbation_leakage`).
+- spade-bilinear: the same residual on the bilinear spread of the block styles. Nearest starts a transfer from
+            a patchwork of separately styled squares that 4 kimg at 64 px did not undo (benchmarks/RESULTS.md); the
+            bilinear spread starts from whole images and the residual can learn a sharper footprint.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from torch import nn
 from spatialgan.core.layers.modulated import ModulatedConv2d
 from spatialgan.models.ssn.blocks import block_bounds, block_mask
 
-ENCODERS = ("learned", "bilinear", "nearest", "spade")
+ENCODERS = ("learned", "bilinear", "nearest", "spade", "spade-bilinear")
 SPADE_HIDDEN = 32      # channels of the residual's first conv: at 64 px it adds ~75% of a 64-channel layer's FLOPs
 
 
@@ -85,15 +88,17 @@ class LearnedFootprint(nn.Module):
 
 
 class SpadeEncoder(nn.Module):
-    """Nearest block styles plus a SPADE-style residual computed from w: conv3x3 -> ReLU -> conv3x3 (zero init).
+    """Block styles spread by `base` (nearest or bilinear) plus a SPADE-style residual computed from w:
+    conv3x3 -> ReLU -> conv3x3 (zero init).
 
     Per layer rather than one trunk shared across layers: each layer then picks its own footprint, as the learned
     blur does, and nothing has to be cached between layers. Weights use StyleGAN2's equalized learning rate."""
 
     nonlinear = True
 
-    def __init__(self, w_dim: int, channels: int, hidden: int = SPADE_HIDDEN):
+    def __init__(self, w_dim: int, channels: int, hidden: int = SPADE_HIDDEN, base: str = "nearest"):
         super().__init__()
+        self.spread = {"nearest": nearest_blocks, "bilinear": bilinear_blocks}[base]
         self.shared = nn.Parameter(torch.randn(hidden, w_dim, 3, 3))
         self.shared_bias = nn.Parameter(torch.zeros(hidden))
         self.to_style = nn.Parameter(torch.zeros(channels, hidden, 3, 3))     # a transfer starts exactly
@@ -105,7 +110,7 @@ class SpadeEncoder(nn.Module):
         return F.conv2d(F.pad(h, (1,) * 4, mode="replicate"), (self.to_style * self.gains[1]).to(h.dtype))
 
     def forward(self, styles: torch.Tensor, size: tuple[int, int], w_map: torch.Tensor) -> torch.Tensor:
-        return nearest_blocks(styles, size) + self.residual(w_map, size)
+        return self.spread(styles, size) + self.residual(w_map, size)
 
 
 def make_encoder(kind: str, w_dim: int = 0, channels: int = 0) -> nn.Module | None:
@@ -116,8 +121,8 @@ def make_encoder(kind: str, w_dim: int = 0, channels: int = 0) -> nn.Module | No
         return NearestEncoder()
     if kind == "learned":
         return LearnedFootprint()
-    if kind == "spade":
-        return SpadeEncoder(w_dim, channels)
+    if kind in ("spade", "spade-bilinear"):
+        return SpadeEncoder(w_dim, channels, base="bilinear" if kind == "spade-bilinear" else "nearest")
     raise ValueError(f"unknown spatial encoder {kind!r}; choose from {', '.join(ENCODERS)}")
 
 
