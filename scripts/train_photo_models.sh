@@ -7,6 +7,8 @@
 # Usage: bash scripts/train_photo_models.sh [--resolution 32|64] [--only stylegan2,ssn,cips,scaleparty]
 #                                           [--no-export] [--exports DIR] [--results DIR] [OUT_DIR]
 #   32: about 65 minutes on 2 CPU cores.  64: several hours per model, meant to span sessions (KIMG_<MODEL> overrides).
+#   SSN_ENCODER, SSN_LAMBDA, SSN_GRID: the SSN run's --spatial-encoder, --lambda-distortion and --latent-grid (when it
+#   starts; a resumed run keeps its own), e.g. the choice of the 64-px sweep (benchmarks/ssn_distortion.py).
 #   --exports: where the G_ema files go and restarts come from (default spatialgan/assets/models); --results: where
 #   the quality JSON (results/photo-quality-RES.json) and the SWD curves (photo-training-curves-RES.svg) go.
 #   PHOTO_MODELS_SMOKE=1: tiny networks and datasets, for the test of this script's resume rules.
@@ -105,7 +107,11 @@ if wanted ssn; then
     source="$(newest stylegan2)"
     source="${source:-$(exported_at_res stylegan2)}"
     [ -n "$source" ] || { echo "error: SSN needs the $res-px StyleGAN2 first (--only stylegan2)" >&2; exit 2; }
-    train ssn "${KIMG_SSN:-$kimg_ssn}" --model ssn --init-from "$source"
+    ssn_flags=()
+    if [ -n "${SSN_ENCODER:-}" ]; then ssn_flags+=(--spatial-encoder "$SSN_ENCODER"); fi
+    if [ -n "${SSN_LAMBDA:-}" ]; then ssn_flags+=(--lambda-distortion "$SSN_LAMBDA"); fi
+    if [ -n "${SSN_GRID:-}" ]; then ssn_flags+=(--latent-grid "$SSN_GRID"); fi
+    train ssn "${KIMG_SSN:-$kimg_ssn}" --model ssn --init-from "$source" "${ssn_flags[@]}"
 fi
 train cips "${KIMG_CIPS:-$kimg_cips}" --model cips --cips-layers 8 --panorama-frames 4 --style-mixing 0
 train scaleparty "${KIMG_SCALEPARTY:-$kimg_scaleparty}" --model scaleparty "${sp_flags[@]}"

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from spatialgan.checkpoint import load_checkpoint, resolve_checkpoint
+
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos-scenes.tar"
 
@@ -28,9 +30,9 @@ def run_id(run: Path) -> str:
 def test_photo_script_resumes_reuses_and_restarts(tmp_path):
     out, exports, results = tmp_path / "out", tmp_path / "exports", tmp_path / "results"
 
-    def script(*args, **kimg):
+    def script(*args, env_extra=None, **kimg):
         env = {**os.environ, "PHOTO_MODELS_SMOKE": "1", "OMP_NUM_THREADS": "1",
-               **{f"KIMG_{k.upper()}": str(v) for k, v in kimg.items()}}
+               **{f"KIMG_{k.upper()}": str(v) for k, v in kimg.items()}, **(env_extra or {})}
         done = subprocess.run(["bash", str(ROOT / "scripts" / "train_photo_models.sh"), "--resolution", "32",
                                "--exports", str(exports), "--results", str(results), *args, str(out)],
                               env=env, capture_output=True, text=True, timeout=600)
@@ -61,5 +63,9 @@ def test_photo_script_resumes_reuses_and_restarts(tmp_path):
     assert snapshots(out / "stylegan2") and run_id(out / "stylegan2") != ident
     shutil.rmtree(out / "stylegan2")
     shutil.rmtree(out / "ssn")                                      # SSN without a StyleGAN2 run: from the export
-    script("--only", "ssn", "--no-export", ssn=0.008)
+    choice = {"SSN_ENCODER": "bilinear", "SSN_GRID": "2x2", "SSN_LAMBDA": "3"}     # the 64-px sweep's choice
+    script("--only", "ssn", "--no-export", ssn=0.008, env_extra=choice)
     assert snapshots(out / "ssn")
+    config = load_checkpoint(resolve_checkpoint(out / "ssn"))["config"]
+    assert (config["spatial_encoder"], config["latent_rows"], config["latent_cols"],
+            config["lambda_distortion"]) == ("bilinear", 2, 2, 3.0)
