@@ -40,10 +40,12 @@ from benchmarks.training_curves import median_speed  # noqa: E402
 from spatialgan import api  # noqa: E402
 from spatialgan.checkpoint import find_snapshots, load_checkpoint, resolve_checkpoint  # noqa: E402
 from spatialgan.imageutils import save_grid  # noqa: E402
+from spatialgan.metrics.builtin import sample_images  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.models.ssn.blocks import seam_ratio  # noqa: E402
 from spatialgan.training import launch  # noqa: E402
 from spatialgan.training.launch import parse_latent_grid  # noqa: E402
+from spatialgan.training.runfolder import snapshot_nimg  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 METRICS = ["distortion", "diversity", "leakage", "seams", "swd", "kid", "ppl"]
@@ -118,13 +120,6 @@ def measure(args, adapter, metrics=METRICS) -> dict:
     return out
 
 
-@torch.no_grad()
-def samples(adapter, num: int, seed: int, batch: int = 64) -> torch.Tensor:
-    gen = torch.Generator().manual_seed(seed)
-    return torch.cat([adapter.sample(torch.randn(min(batch, num - done), *adapter.latent_shape(), generator=gen),
-                                     1.0, "const").float() for done in range(0, num, batch)])
-
-
 def backfill_seams(args, rows: list[dict]) -> bool:
     """Finished runs measured before the seam ratio existed get it, when their folder still holds that model."""
     added = False
@@ -133,7 +128,7 @@ def backfill_seams(args, rows: list[dict]) -> bool:
             continue
         folder = Path(args.outdir) / run_name(r["encoder"], r["lambda_D"], parse_latent_grid(r.get("grid", "4x4")))
         snaps = find_snapshots(folder)
-        if snaps and int(snaps[-1].stem.rsplit("-", 1)[1]) == round(r["kimg"] * 1000):
+        if snaps and snapshot_nimg(snaps[-1]) == round(r["kimg"] * 1000):
             r["seams"] = measure(args, api.load(folder, amp="off").adapter, ["seams"])["seams"]
             added = True
     return added
@@ -239,7 +234,8 @@ def main() -> None:
     for grid in map(parse_latent_grid, args.grids.split(",")):
         if f"seams_{grid[0]}x{grid[1]}" not in source:     # the source's seam ratio on this grid: its baseline
             source_adapter = source_adapter or api.load(args.init_from, amp="off").adapter
-            source[f"seams_{grid[0]}x{grid[1]}"] = seam_ratio(samples(source_adapter, args.num, args.seed), grid)
+            images = sample_images(source_adapter, args.num, 64, args.seed)
+            source[f"seams_{grid[0]}x{grid[1]}"] = seam_ratio(images, grid)
             save()
     if backfill_seams(args, rows):
         save()

@@ -154,18 +154,23 @@ SEAMS_PROTOCOL = ("mean absolute step between neighbouring pixels across latent 
                   "elsewhere, rows and columns averaged, constant noise; about 1 for images unrelated to the grid")
 
 
+@torch.no_grad()
+def sample_images(adapter, num: int, batch: int, seed: int, truncation_psi: float = 1.0) -> torch.Tensor:
+    """num float32 images on the CPU from seeded latents, constant noise."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.cat([adapter.sample(torch.randn(min(batch, num - done), *adapter.latent_shape(), generator=gen)
+                                     .to(adapter.device), truncation_psi, "const").float().cpu()
+                      for done in range(0, num, batch)])
+
+
 @register_metric("seams", capability=DISTORTION,
                  summary="SSN: how strongly samples show the latent block grid (a patchwork scores well above 1)")
-@torch.no_grad()
 def seams(ctx) -> list[dict]:
     from spatialgan.models.ssn.blocks import seam_ratio
 
-    o, adapter = ctx.options, ctx.adapter
-    gen = torch.Generator().manual_seed(o.seed)
-    images = torch.cat([adapter.sample(torch.randn(min(o.batch, o.num - done), *adapter.latent_shape(),
-                                                   generator=gen).to(adapter.device), o.truncation_psi, "const")
-                        .float().cpu() for done in range(0, o.num, o.batch)])
-    return [ctx.record("seams", seam_ratio(images, adapter.grid), SEAMS_PROTOCOL, num=o.num)]
+    o = ctx.options
+    images = sample_images(ctx.adapter, o.num, o.batch, o.seed, o.truncation_psi)
+    return [ctx.record("seams", seam_ratio(images, ctx.adapter.grid), SEAMS_PROTOCOL, num=o.num)]
 
 
 DIVERSITY_PROTOCOL = ("mean squared pixel difference (images in [-1, 1]) between images of independent latents, "
