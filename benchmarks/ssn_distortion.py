@@ -186,11 +186,13 @@ def table(rows: list[dict], source: dict | None) -> str:
                      f"{source['ppl_pixel']:.1f} | - |")
     for r in rows:
         base = next((b for b in rows if (b["encoder"], b.get("grid"), b["kimg"]) == (r["encoder"], r.get("grid"),
-                     r["kimg"]) and b["lambda_D"] == 0), r)
+                     r["kimg"]) and b["lambda_D"] == 0), None)      # None: no lambda 0 run to compare with
         to_source = f"{r['swd'] / source['swd']:.2f}x" if source else "-"
+        lower = f"{base['distortion'] / max(r['distortion'], 1e-12):.1f}x lower" if base else "-"
+        kept = f"{r['diversity'] / base['diversity']:.2f}x" if base else "-"
         lines.append(f"| {r['encoder']} | {r.get('grid', '4x4')} | {r['lambda_D']:g} | {r['distortion']:.5f} | "
-                     f"{base['distortion'] / max(r['distortion'], 1e-12):.1f}x lower | {r['diversity']:.3f} | "
-                     f"{r['diversity'] / base['diversity']:.2f}x | {r['resample_ratio']:.1f} | {r['leakage']:.3f} | "
+                     f"{lower} | {r['diversity']:.3f} | "
+                     f"{kept} | {r['resample_ratio']:.1f} | {r['leakage']:.3f} | "
                      f"{r.get('seams', float('nan')):.2f} | "
                      f"{r['swd']:.1f} | {to_source} | {r.get('kid', float('nan')) * 1e3:.2f} | "
                      f"{r['ppl_pixel']:.1f} | {r['img_per_sec']:.1f} |")

@@ -20,3 +20,16 @@ def test_help_renders(script, monkeypatch):
         runpy.run_path(str(script), run_name="__main__")
     assert exit_info.value.code == 0
     assert "usage:" in out.getvalue()
+
+
+def test_ssn_sweep_table_compares_with_lambda_0_only_when_that_run_exists():
+    from benchmarks.ssn_distortion import table
+
+    row = dict(grid="4x4", kimg=4.0, resample_ratio=1.0, leakage=0.0, seams=1.1, swd=90.0, kid=0.5, ppl_pixel=0.5,
+               img_per_sec=5.0)
+    rows = [dict(row, encoder="bilinear", lambda_D=0.0, distortion=0.012, diversity=0.30),
+            dict(row, encoder="bilinear", lambda_D=100.0, distortion=0.004, diversity=0.24),
+            dict(row, encoder="nearest", lambda_D=100.0, distortion=0.005, diversity=0.31)]
+    lines = table(rows, None).splitlines()[2:]
+    assert "| 0.00400 | 3.0x lower | 0.240 | 0.80x |" in lines[1]
+    assert "| 0.00500 | - | 0.310 | - |" in lines[2]

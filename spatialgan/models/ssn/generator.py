@@ -2,7 +2,7 @@
 
 z has shape (B, z_dim, rows, cols). The mapping MLP runs on every block (a stack of 1x1 convs), giving a w map;
 each layer's spatial encoder is its affine map as a 1x1 conv on the blocks, followed by one of the block-to-pixel
-encoders of spatialgan.models.ssn.encoder (learned footprint by default). The synthesis network and all StyleGAN2
+encoders of spatialgan.models.ssn.encoder (bilinear by default). The synthesis network and all StyleGAN2
 parameter names are kept, and every encoder maps a constant grid to a constant map, so a StyleGAN2 checkpoint
 initialises an SSN exactly at spatially constant latents.
 """
@@ -22,7 +22,7 @@ class SSNGenerator(nn.Module):
     def __init__(self, resolution: int, latent_rows: int = 4, latent_cols: int = 4, z_dim: int = 512,
                  w_dim: int = 512, img_channels: int = 3, mapping_layers: int = 8,
                  mapping_lr_multiplier: float = 0.01, channel_base: int = 32768, channel_max: int = 512,
-                 upsample: str = "bilinear", spatial_encoder: str = "learned"):
+                 upsample: str = "bilinear", spatial_encoder: str = "bilinear"):
         super().__init__()
         if latent_rows < 1 or latent_cols < 1:
             raise ValueError("the latent grid needs at least one row and one column")

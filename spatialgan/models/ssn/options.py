@@ -14,10 +14,10 @@ REDUCTIONS = ("mean", "one-block-sum", "paper")
 class SSNOptions:
     latent_rows: int = option(4, "SSN: rows of the latent block grid", low=1, high=64)
     latent_cols: int = option(4, "SSN: columns of the latent block grid", low=1, high=64)
-    spatial_encoder: str = option("learned", "SSN: how block styles reach each layer's pixels (learned footprint, "
-                                  "bilinear, nearest, spade: the paper's SPADE-style residual on nearest, "
-                                  "spade-bilinear: the same on bilinear; see "
-                                  "models/ssn/encoder.py)", choices=ENCODERS,
+    spatial_encoder: str = option("bilinear", "SSN: how block styles reach each layer's pixels (bilinear: "
+                                  "whole images, the 64-px sweep's choice; learned footprint, nearest, spade: the "
+                                  "paper's SPADE-style residual on nearest, spade-bilinear: the same on bilinear; "
+                                  "see models/ssn/encoder.py)", choices=ENCODERS,
                                   legacy="bilinear")
     lambda_distortion: float = option(100.0, "SSN: weight of R_D; with --distortion-reduction mean, R_D is the "
                                       "mean over the other blocks of their MSE, the scale of the distortion metric",
