@@ -101,11 +101,17 @@ def read_header(path: Path) -> dict:
         raise corrupt from None
     if not isinstance(header, dict):
         raise corrupt
-    ends = [entry.get("data_offsets", [0, 0])[1] for key, entry in header.items()
-            if key != "__metadata__" and isinstance(entry, dict) and isinstance(entry.get("data_offsets"), list)]
-    if any(not isinstance(e, int) for e in ends) or max(ends, default=0) != size - 8 - length:
+    spans = [entry.get("data_offsets") if isinstance(entry, dict) else None
+             for key, entry in header.items() if key != "__metadata__"]
+    if not all(valid_span(span) for span in spans) or max((e for _, e in spans), default=0) != size - 8 - length:
         raise corrupt
     return header
+
+
+def valid_span(span) -> bool:
+    """A tensor's data_offsets as safetensors writes them: [begin, end], two ints, 0 <= begin <= end."""
+    return (isinstance(span, list) and len(span) == 2 and all(type(x) is int for x in span)
+            and 0 <= span[0] <= span[1])
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:

@@ -6,6 +6,7 @@ import json
 import random
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -148,6 +149,24 @@ def test_orphan_temporary_snapshots_are_removed_on_resume(two_runs, tmp_path):
 
 
 # ------------------------------------------------------------------ checkpoint header
+@pytest.mark.parametrize("span", [[4], [0, 4, 4], [-4, 4], ["0", 4], [0.0, 4], [4, 0], None, "x"])
+def test_a_malformed_tensor_span_in_the_header_is_the_one_line_error(tmp_path, span):
+    """A flipped bit once turned a data_offsets list into a one-element list: an IndexError, not the clear error."""
+    from spatialgan.checkpoint import read_header
+
+    def write(entry) -> Path:
+        header = json.dumps({"__metadata__": {}, "t": entry}).encode()
+        path = tmp_path / "c.safetensors"
+        path.write_bytes(len(header).to_bytes(8, "little") + header + bytes(4))
+        return path
+
+    assert read_header(write({"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}))["t"]["data_offsets"] == [0, 4]
+    with pytest.raises(SpatialGANError, match="truncated or corrupt"):
+        read_header(write({"dtype": "F32", "shape": [1], "data_offsets": span}))
+    with pytest.raises(SpatialGANError, match="truncated or corrupt"):
+        read_header(write([0, 4]))
+
+
 def test_any_single_bit_flip_in_the_header_is_the_one_line_error(two_runs):
     path = find_snapshots(two_runs / "a")[-1]
     raw = bytearray(path.read_bytes())
