@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.ssn_distortion import SOURCE_RECIPE  # noqa: E402
 from spatialgan import api  # noqa: E402
 from spatialgan.checkpoint import find_snapshots, load_checkpoint, resolve_checkpoint  # noqa: E402
 from spatialgan.config import TrainConfig  # noqa: E402
@@ -28,9 +29,6 @@ from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.training.launch import parse_latent_grid  # noqa: E402
 from spatialgan.training.loop import Trainer  # noqa: E402
 from spatialgan.training.runfolder import snapshot_nimg  # noqa: E402
-
-SOURCE_RECIPE = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch",
-                 "gamma", "lr", "pl_weight", "style_mixing")
 
 
 def swd(adapter, heldout: str, num: int, repeated: bool) -> float:

@@ -49,6 +49,9 @@ from spatialgan.training.runfolder import snapshot_nimg  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 METRICS = ["distortion", "diversity", "leakage", "seams", "swd", "kid", "ppl"]
+# What an SSN run takes from its StyleGAN2 source's config: only the SSN choices vary.
+SOURCE_RECIPE = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch",
+                 "gamma", "lr", "pl_weight", "style_mixing")
 
 
 def run_name(encoder: str, lam: float, grid: tuple[int, int]) -> str:
@@ -62,9 +65,7 @@ def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]):
         trainer = launch.train({"kimg": args.kimg}, resume=str(outdir), progress=False)
     else:
         source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
-        keep = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch",
-                "gamma", "lr", "pl_weight", "style_mixing")     # the source's recipe: only the SSN choices vary
-        trainer = launch.train(dict(**{k: source[k] for k in keep}, model="ssn", data=args.train, kimg=args.kimg,
+        trainer = launch.train(dict(**{k: source[k] for k in SOURCE_RECIPE}, model="ssn", data=args.train, kimg=args.kimg,
                                     outdir=str(outdir), init_from=args.init_from, spatial_encoder=encoder,
                                     lambda_distortion=lam, distortion_reduction="mean", latent_rows=grid[0],
                                     latent_cols=grid[1], device=args.device, seed=args.seed,
