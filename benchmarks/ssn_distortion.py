@@ -66,7 +66,8 @@ def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]):
     else:
         source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
         trainer = launch.train(dict(**{k: source[k] for k in SOURCE_RECIPE}, model="ssn", data=args.train,
-                                    kimg=args.kimg, outdir=str(outdir), init_from=args.init_from, spatial_encoder=encoder,
+                                    kimg=args.kimg, outdir=str(outdir), init_from=args.init_from,
+                                    spatial_encoder=encoder,
                                     lambda_distortion=lam, distortion_reduction="mean", latent_rows=grid[0],
                                     latent_cols=grid[1], device=args.device, seed=args.seed,
                                     snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(1.0, args.kimg / 4),
