@@ -4,6 +4,7 @@ import json
 import re
 
 import numpy as np
+from PIL import Image
 
 from spatialgan.api import SHIPPED_DIR
 from spatialgan.demo import DEMO_PHOTOS, bundled_photos, random_crops, run_demo
@@ -33,10 +34,15 @@ def test_demo_writes_report_with_pictures(tmp_path):
     # The shipped models' quality table: both floors, and SSN's own figures when the quality file has them.
     quality = json.loads((SHIPPED_DIR / "quality.json").read_text())
     assert "against held-back photos" in page and f"<td>{quality['floor_swd']:.1f}</td><td>1.0x</td>" in page
+    crops = quality["train_vs_heldout_swd"]
     for name, q in quality["models"].items():
-        assert f"<tr><td>{name}</td><td>{q['swd']:.1f}</td>" in page
+        ratios = f"<td>{q['swd'] / quality['floor_swd']:.1f}x</td><td>{q['swd'] / crops:.2f}x</td>"
+        assert f"<tr><td>{name}</td><td>{q['swd']:.1f}</td>{ratios}" in page
         if "distortion" in q:
             assert f"<td>{q['distortion']:.4f}</td>" in page
+    # The shipped panorama and zooms are rendered at 256 px and more.
+    for name in ("shipped-cips-panorama.png", "shipped-scaleparty-zoom.png"):
+        assert Image.open(report.parent / name).height >= 256
     # Running it again reuses the finished run instead of training from scratch.
     snaps = sorted((tmp_path / "demo").glob("*/network-snapshot-*"))
     assert {p.parent.name for p in snaps} == {"run", "ssn-run", "cips-run", "scaleparty-run"}
