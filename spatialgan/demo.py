@@ -243,8 +243,9 @@ def quality_table(quality: dict) -> str:
                     f"<td>{q['swd'] / crops:.2f}x</td>"
                     + cell(q, "kid_x1e3", ".1f") + cell(q, "diversity", ".3f") + cell(q, "distortion", ".4f")
                     + cell(q, "resample_ratio", ".1f") + cell(q, "leakage", ".3f") + "</tr>")
-    return ("<table><tr><th>against held-back photos</th><th>SWD x1e3</th><th>to real vs real</th><th>to training crops</th><th>KID proxy x1e3"
-            "</th><th>diversity</th><th>distortion</th><th>resampled block inside/outside</th><th>leakage</th></tr>"
+    return ("<table><tr><th>against held-back photos</th><th>SWD x1e3</th><th>to real vs real</th>"
+            "<th>to training crops</th><th>KID proxy x1e3</th><th>diversity</th><th>distortion</th>"
+            "<th>resampled block inside/outside</th><th>leakage</th></tr>"
             + "".join(rows) + "</table>")
 
 
