@@ -52,9 +52,17 @@ def main(outdir: str = "docs") -> None:
         page.wait_for_function("document.getElementById('view-state').textContent.includes('trained pixel density')")
         page.wait_for_timeout(1500)
         page.screenshot(path=str(out / "studio-scaleparty.png"), full_page=True)
+        # Then 256 px renders, the view's own density: ScaleParty zoomed 2x into the centre, CIPS's panorama strip.
+        page.uncheck("#trained-scales")
+        page.click("#zoom-in")
+        page.wait_for_function("document.getElementById('view-state').textContent.includes('zoom 2.00x') && "
+                               "document.getElementById('view').naturalHeight === 256")
+        page.wait_for_timeout(800)
+        page.screenshot(path=str(out / "studio-scaleparty-zoom.png"), full_page=True)
         page.select_option("#model", "cips")
-        page.wait_for_function("document.getElementById('view').naturalWidth === 4 * "
-                               "document.getElementById('view').naturalHeight")
+        page.select_option("#view-size", "1024x256")
+        page.wait_for_function("document.getElementById('view').naturalWidth === 1024 && "
+                               "document.getElementById('view').naturalHeight === 256")
         page.wait_for_timeout(800)
         page.screenshot(path=str(out / "studio-cips.png"), full_page=True)
         browser.close()

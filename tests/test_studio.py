@@ -294,6 +294,16 @@ def test_page_in_headless_chromium(live_server, tmp_path):
         assert page.evaluate(natural) == [384, 128]
         assert "outside its training" in page.text_content("#view-state")
 
+        # Switching models while requests are in flight: a view asked for before the new sample lands waits for
+        # it, and the sample of the model left behind is dropped (it would join the new model's history).
+        page.evaluate("""() => { const m = document.getElementById('model');
+            m.value = 'ssn'; selectModel(); m.value = 'cips'; selectModel();
+            document.getElementById('view-size').value = '1024x256'; renderView(); }""")
+        page.wait_for_function("document.getElementById('view-state').textContent.includes('x128 px') && "
+                               "document.getElementById('view').naturalWidth === 512")
+        page.wait_for_timeout(300)
+        assert page.text_content("#error") == "" and page.evaluate("state.history.length") == 1
+
         # Bad parameters: the server answers 4xx with a message, and the page shows it.
         status, error = page.evaluate("""async () => {
             const r = await fetch('/api/render', {method: 'POST', headers: {'Content-Type': 'application/json'},

@@ -1,7 +1,7 @@
 // spatialgan studio page: keeps the latent history (undo/redo) and the view; the server is stateless.
 const $ = (id) => document.getElementById(id);
 const state = { models: {}, history: [], index: -1, selected: new Set(), view: { cx: 0, cy: 0, scale: 1 },
-                resamples: 0 };
+                resamples: 0, renders: 0 };
 
 function current() { return state.history[state.index]; }
 function model() { return state.models[$("model").value]; }
@@ -59,8 +59,9 @@ function drawOverlay() {
 async function sample() {
   showError();
   try {
-    const seed = parseInt($("seed").value || "0", 10);
-    const out = await api("/api/sample", { model: $("model").value, seed, truncation: truncation() });
+    const seed = parseInt($("seed").value || "0", 10), name = $("model").value;
+    const out = await api("/api/sample", { model: name, seed, truncation: truncation() });
+    if ($("model").value !== name) return;      // the user switched models meanwhile: not this history's latent
     state.selected.clear();
     state.resamples = 0;
     $("strip").innerHTML = "";
@@ -73,9 +74,12 @@ async function resample() {
   const blocks = [...state.selected].map((s) => s.split(",").map(Number));
   // Reproducible draws: the n-th resample after sampling seed s uses seed s * 1009 + n.
   const seed = parseInt($("seed").value || "0", 10) * 1009 + state.resamples++;
+  const name = $("model").value, entry = current();
+  if (!entry) return;
   try {
-    const out = await api("/api/resample", { model: $("model").value, latent: current().latent, blocks,
+    const out = await api("/api/resample", { model: name, latent: entry.latent, blocks,
       count: parseInt($("count").value, 10), seed, truncation: truncation() });
+    if ($("model").value !== name) return;
     const strip = $("strip");
     strip.innerHTML = "";
     out.results.forEach((r, k) => {
@@ -99,6 +103,9 @@ function viewDensity(m, height) {
 }
 
 async function renderView() {
+  const entry = current();
+  if (!entry) return;               // no sample yet (one is on its way): show() renders the view when it lands
+  const ticket = ++state.renders;   // only the newest request's answer is shown, whatever order they land in
   const [width, height] = $("view-size").value.split("x").map(Number);
   const v = state.view, m = model(), density = viewDensity(m, height);
   // The region is v.scale frame heights tall; render it at `density`, within the server's pixel cap.
@@ -109,8 +116,9 @@ async function renderView() {
   }
   const scale = v.scale * m.resolution / rh;    // the render's pixel in trained pixels (one is 2 / resolution)
   try {
-    const blob = await api("/api/render", { model: m.name, latent: current().latent, width: rw, height: rh,
+    const blob = await api("/api/render", { model: m.name, latent: entry.latent, width: rw, height: rh,
                                             center: [v.cx, v.cy], scale, truncation: truncation() }, true);
+    if (ticket !== state.renders) return;
     const img = $("view"), old = img.src;
     img.src = URL.createObjectURL(blob);
     img.style.width = `${width}px`; img.style.height = `${height}px`;
