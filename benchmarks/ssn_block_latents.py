@@ -16,18 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.ssn_distortion import SOURCE_RECIPE  # noqa: E402
+from benchmarks.ssn_distortion import transferred  # noqa: E402
 from spatialgan import api  # noqa: E402
-from spatialgan.checkpoint import find_snapshots, load_checkpoint, resolve_checkpoint  # noqa: E402
-from spatialgan.config import TrainConfig  # noqa: E402
+from spatialgan.checkpoint import find_snapshots  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.training.launch import parse_latent_grid  # noqa: E402
-from spatialgan.training.loop import Trainer  # noqa: E402
 from spatialgan.training.runfolder import snapshot_nimg  # noqa: E402
 
 
@@ -41,16 +38,6 @@ def swd(adapter, heldout: str, num: int, repeated: bool) -> float:
     finally:
         adapter.sample = sample
     return next(r["value"] for r in records if r["metric"] == "swd")
-
-
-def transferred(source: str, train: str, encoder: str, grid: tuple[int, int]):
-    """The SSN G_ema a transfer from `source` starts from, before any training step."""
-    config = load_checkpoint(resolve_checkpoint(source))["config"]
-    with tempfile.TemporaryDirectory() as outdir:
-        cfg = TrainConfig(**{k: config[k] for k in SOURCE_RECIPE}, model="ssn", data=train, kimg=1, outdir=outdir,
-                          init_from=source, spatial_encoder=encoder, latent_rows=grid[0], latent_cols=grid[1],
-                          device="cpu")
-        return Trainer(cfg).adapter
 
 
 def main() -> None:

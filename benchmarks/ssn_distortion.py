@@ -30,6 +30,7 @@ import argparse
 import json
 import math
 import sys
+import tempfile
 from pathlib import Path
 
 import torch
@@ -39,12 +40,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.training_curves import median_speed  # noqa: E402
 from spatialgan import api  # noqa: E402
 from spatialgan.checkpoint import find_snapshots, load_checkpoint, resolve_checkpoint  # noqa: E402
+from spatialgan.config import TrainConfig  # noqa: E402
 from spatialgan.imageutils import save_grid  # noqa: E402
 from spatialgan.metrics.builtin import sample_images  # noqa: E402
 from spatialgan.metrics.evaluate import EvalOptions, evaluate  # noqa: E402
 from spatialgan.models.ssn.blocks import seam_ratio  # noqa: E402
 from spatialgan.training import launch  # noqa: E402
 from spatialgan.training.launch import parse_latent_grid  # noqa: E402
+from spatialgan.training.loop import Trainer  # noqa: E402
 from spatialgan.training.runfolder import snapshot_nimg  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -52,6 +55,16 @@ METRICS = ["distortion", "diversity", "leakage", "seams", "swd", "kid", "ppl"]
 # What an SSN run takes from its StyleGAN2 source's config: only the SSN choices vary.
 SOURCE_RECIPE = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "upsample", "channel_base", "batch",
                  "gamma", "lr", "pl_weight", "style_mixing")
+
+
+def transferred(source: str, train: str, encoder: str, grid: tuple[int, int]):
+    """The SSN G_ema a transfer from `source` starts from, before any training step."""
+    config = load_checkpoint(resolve_checkpoint(source))["config"]
+    with tempfile.TemporaryDirectory() as outdir:
+        cfg = TrainConfig(**{k: config[k] for k in SOURCE_RECIPE}, model="ssn", data=train, kimg=1, outdir=outdir,
+                          init_from=source, spatial_encoder=encoder, latent_rows=grid[0], latent_cols=grid[1],
+                          device="cpu")
+        return Trainer(cfg).adapter
 
 
 def run_name(encoder: str, lam: float, grid: tuple[int, int]) -> str:
@@ -178,26 +191,39 @@ def pareto_png(rows: list[dict], path: Path) -> None:
     image.save(path)
 
 
-def table(rows: list[dict], source: dict | None) -> str:
-    lines = ["| encoder | grid | lambda_D | distortion | vs lambda 0 | diversity | vs lambda 0 | inside/outside | "
-             "leakage | seams | SWD x1e3 | vs source | KID x1e3 | PPL (pixels) | train img/s |", "|" + "---|" * 15]
+def table(rows: list[dict], source: dict | None, starts: list[dict] = ()) -> str:
+    """The sweep as Markdown. Distortion and diversity are compared with the lambda 0 run of the same encoder, grid
+    and budget (the paper's protocol) and, with `starts`, with the transfer before any step (the run's start)."""
+    lines = ["| encoder | grid | lambda_D | distortion | vs lambda 0 | vs step 0 | diversity | vs lambda 0 | "
+             "vs step 0 | inside/outside | leakage | seams | SWD x1e3 | vs source | KID x1e3 | PPL (pixels) | "
+             "train img/s |",
+             "|" + "---|" * 17]
     if source:
         seams = ", ".join(f"{v:.2f} ({k[6:]})" for k, v in source.items() if k.startswith("seams_"))
-        lines.append(f"| StyleGAN2 (source) | - | - | - | - | {source['diversity']:.3f} | - | - | - | "
+        lines.append(f"| StyleGAN2 (source) | - | - | - | - | - | {source['diversity']:.3f} | - | - | - | - | "
                      f"{seams or '-'} | {source['swd']:.1f} | 1.00x | {source.get('kid', float('nan')) * 1e3:.2f} | "
                      f"{source['ppl_pixel']:.1f} | - |")
-    for r in rows:
-        base = next((b for b in rows if (b["encoder"], b.get("grid"), b["kimg"]) == (r["encoder"], r.get("grid"),
-                     r["kimg"]) and b["lambda_D"] == 0), None)      # None: no lambda 0 run to compare with
+    def same(a, b):
+        return (a["encoder"], a.get("grid", "4x4")) == (b["encoder"], b.get("grid", "4x4"))
+
+    def against(r, base):          # (distortion so many times lower, diversity kept) or dashes without a base
+        if base is None:
+            return "-", "-"
+        return (f"{base['distortion'] / max(r['distortion'], 1e-12):.1f}x lower",
+                f"{r['diversity'] / base['diversity']:.2f}x")
+
+    for r in [*starts, *rows]:
+        step0 = r.get("step0", False)
+        base = next((b for b in rows if same(b, r) and b["kimg"] == r["kimg"] and b["lambda_D"] == 0), None)
+        lower, kept = against(r, None if step0 else base)     # None: no lambda 0 run to compare with
+        lower0, kept0 = against(r, None if step0 else next((b for b in starts if same(b, r)), None))
         to_source = f"{r['swd'] / source['swd']:.2f}x" if source else "-"
-        lower = f"{base['distortion'] / max(r['distortion'], 1e-12):.1f}x lower" if base else "-"
-        kept = f"{r['diversity'] / base['diversity']:.2f}x" if base else "-"
-        lines.append(f"| {r['encoder']} | {r.get('grid', '4x4')} | {r['lambda_D']:g} | {r['distortion']:.5f} | "
-                     f"{lower} | {r['diversity']:.3f} | "
-                     f"{kept} | {r['resample_ratio']:.1f} | {r['leakage']:.3f} | "
-                     f"{r.get('seams', float('nan')):.2f} | "
+        lam = "- (step 0)" if step0 else f"{r['lambda_D']:g}"
+        lines.append(f"| {r['encoder']} | {r.get('grid', '4x4')} | {lam} | {r['distortion']:.5f} | "
+                     f"{lower} | {lower0} | {r['diversity']:.3f} | {kept} | {kept0} | "
+                     f"{r['resample_ratio']:.1f} | {r['leakage']:.3f} | {r.get('seams', float('nan')):.2f} | "
                      f"{r['swd']:.1f} | {to_source} | {r.get('kid', float('nan')) * 1e3:.2f} | "
-                     f"{r['ppl_pixel']:.1f} | {r['img_per_sec']:.1f} |")
+                     f"{r['ppl_pixel']:.1f} | {r.get('img_per_sec', float('nan')):.1f} |")
     return "\n".join(lines)
 
 
@@ -213,6 +239,8 @@ def main() -> None:
     p.add_argument("--snap-kimg", type=float, default=2, help="kimg between snapshots (a rerun continues)")
     p.add_argument("--figure", default="", help="ENCODER:LAMBDA:GRID[:KIMG],... runs whose pictures are stacked into "
                    "PLOT-pictures.png")
+    p.add_argument("--transfer", action="store_true", help="also measure each encoder and grid's transfer before any "
+                   "step (the runs' start; the table compares with it)")
     p.add_argument("--num", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
@@ -245,6 +273,10 @@ def main() -> None:
         save()
     for grid in map(parse_latent_grid, args.grids.split(",")):
         for encoder in args.encoders.split(","):
+            start = {"encoder": encoder, "grid": f"{grid[0]}x{grid[1]}", "kimg": 0.0, "lambda_D": 0.0, "step0": True}
+            if args.transfer and not any(all(r.get(k) == v for k, v in start.items()) for r in rows):
+                rows.append({**start, **measure(args, transferred(args.init_from, args.train, encoder, grid))})
+                save()
             for lam in (float(x) for x in args.lambdas.split(",")):
                 key = (encoder, lam, args.kimg, f"{grid[0]}x{grid[1]}")
                 if any((r["encoder"], r.get("lambda_D"), r.get("kimg"), r.get("grid", "4x4")) == key for r in rows):
@@ -259,13 +291,14 @@ def main() -> None:
                 rows.append(row)
                 save()
                 print(json.dumps({k: v for k, v in row.items() if k != "leakage_per_layer"}), flush=True)
-    done = sorted((r for r in rows if r.get("kimg") == args.kimg and r["encoder"] != "source"),
+    done = sorted((r for r in rows if r.get("kimg") == args.kimg and r["encoder"] != "source" and not r.get("step0")),
                   key=lambda r: (r.get("grid", "4x4"), r["encoder"], r["lambda_D"]))
+    starts = [r for r in rows if r.get("step0")]
     pareto_png(done, Path(args.plot))
     if args.figure:
         figure(args, args.figure, Path(args.plot).with_name(Path(args.plot).stem + "-pictures.png"))
     print(f"\n# SSN fine-tuned {args.kimg:g} kimg from {args.init_from}; {args.num} samples per metric\n")
-    print(table(done, source))
+    print(table(done, source, starts))
 
 
 if __name__ == "__main__":

@@ -31,5 +31,15 @@ def test_ssn_sweep_table_compares_with_lambda_0_only_when_that_run_exists():
             dict(row, encoder="bilinear", lambda_D=100.0, distortion=0.004, diversity=0.24),
             dict(row, encoder="nearest", lambda_D=100.0, distortion=0.005, diversity=0.31)]
     lines = table(rows, None).splitlines()[2:]
-    assert "| 0.00400 | 3.0x lower | 0.240 | 0.80x |" in lines[1]
-    assert "| 0.00500 | - | 0.310 | - |" in lines[2]
+    assert "| 0.00400 | 3.0x lower | - | 0.240 | 0.80x | - |" in lines[1]
+    assert "| 0.00500 | - | - | 0.310 | - | - |" in lines[2]
+    # With the transfer before any step: each run of that encoder and grid is also compared with its start.
+    start = dict(row, encoder="bilinear", lambda_D=0.0, kimg=0.0, step0=True, distortion=0.02, diversity=0.40)
+    source = dict(diversity=0.45, seams_4x4=1.1, swd=50.0, kid=0.4, ppl_pixel=0.9)
+    header, rule, source_line, *lines = table(rows, source, [start]).splitlines()
+    assert header.count("|") == rule.count("|") == source_line.count("|") == lines[0].count("|")
+    assert "| 0.300 | 1.00x | 0.75x |" in lines[1] and "| 90.0 | 1.80x |" in lines[1]
+    assert lines[0].startswith("| bilinear | 4x4 | - (step 0) | 0.02000 | - | - | 0.400 | - | - |")
+    assert "| 0.01200 | 1.0x lower | 1.7x lower | 0.300 | 1.00x | 0.75x |" in lines[1]
+    assert "| 0.00400 | 3.0x lower | 5.0x lower | 0.240 | 0.80x | 0.60x |" in lines[2]
+    assert "| 0.00500 | - | - | 0.310 | - | - |" in lines[3]
