@@ -200,7 +200,8 @@ def add_shipped_section(report: Report) -> None:
         q = quality.get("models", {}).get(name)
         note = (f" SWD x1e3 {q['swd']:.1f} against held-back photos (real-vs-real floor {quality['floor_swd']:.1f}),"
                 f" diversity {q['diversity']:.3f}." if q and "floor_swd" in quality else "")
-        body.append(report.image(grid, f"shipped-{name}.png", f"{name}: seeds 0-31.{note}", 3))
+        upscale = max(1, 128 // model.resolution)            # 8 samples across: at most 1024 px wide
+        body.append(report.image(grid, f"shipped-{name}.png", f"{name}: seeds 0-31.{note}", upscale))
     if "ssn" in models:
         strip = overview_strip(models["ssn"].resample([(1, 2)], 6, seed=3), scale=4)
         body.append(report.image(strip, "shipped-ssn-resample.png", "ssn: seed 3, latent block (1, 2) redrawn six "
