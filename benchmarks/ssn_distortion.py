@@ -223,7 +223,7 @@ def table(rows: list[dict], source: dict | None, starts: list[dict] = ()) -> str
                      f"{lower} | {lower0} | {r['diversity']:.3f} | {kept} | {kept0} | "
                      f"{r['resample_ratio']:.1f} | {r['leakage']:.3f} | {r.get('seams', float('nan')):.2f} | "
                      f"{r['swd']:.1f} | {to_source} | {r.get('kid', float('nan')) * 1e3:.2f} | "
-                     f"{r['ppl_pixel']:.1f} | {r.get('img_per_sec', float('nan')):.1f} |")
+                     f"{r['ppl_pixel']:.1f} | {'-' if step0 else format(r['img_per_sec'], '.1f')} |")
     return "\n".join(lines)
 
 
