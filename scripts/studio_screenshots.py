@@ -67,7 +67,7 @@ def main(outdir: str = "docs") -> None:
         page.screenshot(path=str(out / "studio-cips.png"), full_page=True)
         browser.close()
     server.should_exit = True
-    print(f"wrote {out}/studio-ssn.png, studio-scaleparty.png, studio-cips.png")
+    print(f"wrote {out}/studio-ssn.png, studio-scaleparty.png, studio-scaleparty-zoom.png, studio-cips.png")
 
 
 if __name__ == "__main__":
