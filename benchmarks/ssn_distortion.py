@@ -57,13 +57,17 @@ SOURCE_RECIPE = ("resolution", "width", "z_dim", "w_dim", "mapping_layers", "ups
                  "gamma", "lr", "pl_weight", "style_mixing")
 
 
+def transfer_options(source: str, train: str, encoder: str, grid: tuple[int, int]) -> dict:
+    """The options of an SSN transferred from the StyleGAN2 `source`: its recipe, this encoder and grid."""
+    config = load_checkpoint(resolve_checkpoint(source))["config"]
+    return dict(**{k: config[k] for k in SOURCE_RECIPE}, model="ssn", data=train, init_from=source,
+                spatial_encoder=encoder, latent_rows=grid[0], latent_cols=grid[1])
+
+
 def transferred(source: str, train: str, encoder: str, grid: tuple[int, int]):
     """The SSN G_ema a transfer from `source` starts from, before any training step."""
-    config = load_checkpoint(resolve_checkpoint(source))["config"]
     with tempfile.TemporaryDirectory() as outdir:
-        cfg = TrainConfig(**{k: config[k] for k in SOURCE_RECIPE}, model="ssn", data=train, kimg=1, outdir=outdir,
-                          init_from=source, spatial_encoder=encoder, latent_rows=grid[0], latent_cols=grid[1],
-                          device="cpu")
+        cfg = TrainConfig(**transfer_options(source, train, encoder, grid), kimg=1, outdir=outdir, device="cpu")
         return Trainer(cfg).adapter
 
 
@@ -77,12 +81,10 @@ def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]):
     if find_snapshots(outdir):
         trainer = launch.train({"kimg": args.kimg}, resume=str(outdir), progress=False)
     else:
-        source = load_checkpoint(resolve_checkpoint(args.init_from))["config"]
-        trainer = launch.train(dict(**{k: source[k] for k in SOURCE_RECIPE}, model="ssn", data=args.train,
-                                    kimg=args.kimg, outdir=str(outdir), init_from=args.init_from,
-                                    spatial_encoder=encoder,
-                                    lambda_distortion=lam, distortion_reduction="mean", latent_rows=grid[0],
-                                    latent_cols=grid[1], device=args.device, seed=args.seed,
+        trainer = launch.train(dict(**transfer_options(args.init_from, args.train, encoder, grid),
+                                    kimg=args.kimg, outdir=str(outdir),
+                                    lambda_distortion=lam, distortion_reduction="mean",
+                                    device=args.device, seed=args.seed,
                                     snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(1.0, args.kimg / 4),
                                     keep=1, grid=16), progress=False)
     return None if trainer.stopped_by is not None else trainer
@@ -213,10 +215,11 @@ def table(rows: list[dict], source: dict | None, starts: list[dict] = ()) -> str
                 f"{r['diversity'] / base['diversity']:.2f}x")
 
     for r in [*starts, *rows]:
-        step0 = r.get("step0", False)
-        base = next((b for b in rows if same(b, r) and b["kimg"] == r["kimg"] and b["lambda_D"] == 0), None)
-        lower, kept = against(r, None if step0 else base)     # None: no lambda 0 run to compare with
-        lower0, kept0 = against(r, None if step0 else next((b for b in starts if same(b, r)), None))
+        step0 = r.get("step0", False)          # a start is compared with nothing; None: no run to compare with
+        partner = None if step0 else next((b for b in rows if same(b, r) and b["kimg"] == r["kimg"]
+                                           and b["lambda_D"] == 0), None)
+        start = None if step0 else next((b for b in starts if same(b, r)), None)
+        (lower, kept), (lower0, kept0) = against(r, partner), against(r, start)
         to_source = f"{r['swd'] / source['swd']:.2f}x" if source else "-"
         lam = "- (step 0)" if step0 else f"{r['lambda_D']:g}"
         lines.append(f"| {r['encoder']} | {r.get('grid', '4x4')} | {lam} | {r['distortion']:.5f} | "

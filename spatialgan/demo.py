@@ -206,10 +206,11 @@ def add_shipped_section(report: Report) -> None:
         strip = overview_strip(models["ssn"].resample([(1, 2)], 6, seed=3), scale=4)
         body.append(report.image(strip, "shipped-ssn-resample.png", "ssn: seed 3, latent block (1, 2) redrawn six "
                                  "times; the rest of the image is kept", 1))
-    if "cips" in models and models["cips"].G.panorama_frames:
-        height = max(256, models["cips"].resolution)      # CIPS renders any size: 256 px and more, as the issue asks
-        turn = int(height * models["cips"].G.panorama_frames)
-        pano = models["cips"].render(seed=1, size=(turn * 3 // 2, height), panorama=True)
+    cips = models.get("cips")
+    if cips is not None and cips.G.panorama_frames:
+        height = max(256, cips.resolution)              # CIPS renders any size: 256 px and more, as the issue asks
+        turn = int(height * cips.G.panorama_frames)
+        pano = cips.render(seed=1, size=(turn * 3 // 2, height), panorama=True)
         body.append(report.image(pano, "shipped-cips-panorama.png", f"cips: seed 1 as a 360-degree panorama at "
                                  f"{height} px, one and a half turns ({turn} px a turn): the seam does not show", 1))
     if "scaleparty" in models:
