@@ -76,17 +76,19 @@ def run_name(encoder: str, lam: float, grid: tuple[int, int]) -> str:
 
 
 def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]):
-    """Trains one run to --kimg, continuing its newest snapshot; None when a signal stopped it (snapshot saved)."""
+    """Trains one run to --kimg, continuing its newest snapshot; None when a signal stopped it (snapshot saved).
+    Each snapshot records SWD and diversity: a collapse shows in diversity long before SWD (RESULTS.md)."""
     outdir = Path(args.outdir) / run_name(encoder, lam, grid)
+    tracked = dict(metrics=args.track, metrics_num=1000) if args.track else {}
     if find_snapshots(outdir):
-        trainer = launch.train({"kimg": args.kimg}, resume=str(outdir), progress=False)
+        trainer = launch.train({"kimg": args.kimg, **tracked}, resume=str(outdir), progress=False)
     else:
         trainer = launch.train(dict(**transfer_options(args.init_from, args.train, encoder, grid),
                                     kimg=args.kimg, outdir=str(outdir),
                                     lambda_distortion=lam, distortion_reduction="mean",
                                     device=args.device, seed=args.seed,
                                     snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(1.0, args.kimg / 4),
-                                    keep=1, grid=16), progress=False)
+                                    keep=1, grid=16, **tracked), progress=False)
     return None if trainer.stopped_by is not None else trainer
 
 
@@ -245,6 +247,7 @@ def main() -> None:
     p.add_argument("--transfer", action="store_true", help="also measure each encoder and grid's transfer before any "
                    "step (the runs' start; the table compares with it)")
     p.add_argument("--num", type=int, default=2000)
+    p.add_argument("--track", default="swd,diversity", help="metrics each run records at its snapshots ('' for none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--outdir", default="runs/ssn-tradeoff")

@@ -19,7 +19,9 @@ from spatialgan.demo import _svg_curves  # noqa: E402
 
 
 def all_records(run: Path) -> list[dict]:
-    return [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines() if x.strip()]
+    """A run's stats.jsonl records; none when the run wrote none (e.g. it has only a snapshot)."""
+    stats = run / "stats.jsonl"
+    return [json.loads(x) for x in stats.read_text().splitlines() if x.strip()] if stats.exists() else []
 
 
 def records(run: Path) -> list[dict]:

@@ -43,3 +43,15 @@ def test_ssn_sweep_table_compares_with_lambda_0_only_when_that_run_exists():
     assert "| 0.01200 | 1.0x lower | 1.7x lower | 0.300 | 1.00x | 0.75x |" in lines[1]
     assert "| 0.00400 | 3.0x lower | 5.0x lower | 0.240 | 0.80x | 0.60x |" in lines[2]
     assert "| 0.00500 | - | - | 0.310 | - | - |" in lines[3]
+
+
+def test_training_speed_of_a_run_without_stats_is_unknown_not_an_error(tmp_path):
+    import json
+    import math
+
+    from benchmarks.training_curves import median_speed
+
+    assert math.isnan(median_speed(tmp_path))          # e.g. a folder holding only a copied snapshot
+    ticks = [{"tick": k, "timing/img_per_sec": v} for k, v in enumerate([3.0, 9.0, 5.0])]
+    (tmp_path / "stats.jsonl").write_text("\n".join(map(json.dumps, ticks + [{"Metrics/swd": 1.0}])) + "\n")
+    assert median_speed(tmp_path) == 5.0
