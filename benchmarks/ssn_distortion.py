@@ -88,7 +88,7 @@ def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]):
                                     lambda_distortion=lam, distortion_reduction="mean",
                                     device=args.device, seed=args.seed,
                                     snap_kimg=min(args.snap_kimg, args.kimg), tick_kimg=min(1.0, args.kimg / 4),
-                                    keep=1, grid=16, **tracked), progress=False)
+                                    keep=args.keep, grid=16, **tracked), progress=False)
     return None if trainer.stopped_by is not None else trainer
 
 
@@ -247,6 +247,7 @@ def main() -> None:
     p.add_argument("--transfer", action="store_true", help="also measure each encoder and grid's transfer before any "
                    "step (the runs' start; the table compares with it)")
     p.add_argument("--num", type=int, default=2000)
+    p.add_argument("--keep", type=int, default=1, help="snapshots each run keeps (0: all, to pick one later)")
     p.add_argument("--track", default="swd,diversity", help="metrics each run records at its snapshots ('' for none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
