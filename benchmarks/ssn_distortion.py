@@ -139,6 +139,26 @@ def measure(args, adapter, metrics=METRICS) -> dict:
     return out
 
 
+def measure_kept(args, rows: list[dict], encoder: str, lam: float, grid: tuple[int, int], save) -> set[float]:
+    """Measures a run's kept snapshots nearest to each --at-kimg (a run trained with --keep 0), without training it;
+    e.g. the last snapshot whose tracked diversity is still above a floor. Returns the snapshots' kimg."""
+    outdir = Path(args.outdir) / run_name(encoder, lam, grid)
+    snaps = find_snapshots(outdir)
+    if not snaps:
+        sys.exit(f"{outdir}: no snapshots to measure")
+    kimgs = set()
+    for kimg in (float(x) for x in args.at_kimg.split(",")):
+        snap = min(snaps, key=lambda s: abs(snapshot_nimg(s) - kimg * 1000))
+        row = {"encoder": encoder, "lambda_D": lam, "kimg": snapshot_nimg(snap) / 1000, "grid": f"{grid[0]}x{grid[1]}"}
+        kimgs.add(row["kimg"])
+        if any(all(r.get(k) == v for k, v in row.items()) for r in rows):
+            continue
+        rows.append({**row, **measure(args, api.load(snap, amp="off").adapter), "img_per_sec": median_speed(outdir)})
+        save()
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "leakage_per_layer"}), flush=True)
+    return kimgs
+
+
 def backfill_seams(args, rows: list[dict]) -> bool:
     """Finished runs measured before the seam ratio existed get it, when their folder still holds that model."""
     added = False
@@ -247,6 +267,8 @@ def main() -> None:
     p.add_argument("--transfer", action="store_true", help="also measure each encoder and grid's transfer before any "
                    "step (the runs' start; the table compares with it)")
     p.add_argument("--num", type=int, default=2000)
+    p.add_argument("--at-kimg", default="", help="measure each run's kept snapshots nearest these kimg (comma list) "
+                   "instead of training it")
     p.add_argument("--keep", type=int, default=1, help="snapshots each run keeps (0: all, to pick one later)")
     p.add_argument("--track", default="swd,diversity", help="metrics each run records at its snapshots ('' for none)")
     p.add_argument("--seed", type=int, default=0)
@@ -278,6 +300,7 @@ def main() -> None:
             save()
     if backfill_seams(args, rows):
         save()
+    shown = {args.kimg} if not args.at_kimg else set()
     for grid in map(parse_latent_grid, args.grids.split(",")):
         for encoder in args.encoders.split(","):
             start = {"encoder": encoder, "grid": f"{grid[0]}x{grid[1]}", "kimg": 0.0, "lambda_D": 0.0, "step0": True}
@@ -285,6 +308,9 @@ def main() -> None:
                 rows.append({**start, **measure(args, transferred(args.init_from, args.train, encoder, grid))})
                 save()
             for lam in (float(x) for x in args.lambdas.split(",")):
+                if args.at_kimg:
+                    shown |= measure_kept(args, rows, encoder, lam, grid, save)
+                    continue
                 key = (encoder, lam, args.kimg, f"{grid[0]}x{grid[1]}")
                 if any((r["encoder"], r.get("lambda_D"), r.get("kimg"), r.get("grid", "4x4")) == key for r in rows):
                     continue
@@ -298,7 +324,7 @@ def main() -> None:
                 rows.append(row)
                 save()
                 print(json.dumps({k: v for k, v in row.items() if k != "leakage_per_layer"}), flush=True)
-    done = sorted((r for r in rows if r.get("kimg") == args.kimg and r["encoder"] != "source" and not r.get("step0")),
+    done = sorted((r for r in rows if r.get("kimg") in shown and r["encoder"] != "source" and not r.get("step0")),
                   key=lambda r: (r.get("grid", "4x4"), r["encoder"], r["lambda_D"]))
     starts = [r for r in rows if r.get("step0")]
     pareto_png(done, Path(args.plot))

@@ -162,3 +162,24 @@ def test_a_stop_signal_at_any_point_of_an_iteration_ends_in_a_snapshot(tmp_path,
     assert t.stopped_by == signal.SIGTERM
     snaps = find_snapshots(tmp_path / "run")
     assert snaps and snaps[-1].name == f"network-snapshot-{t.cur_nimg:09d}.safetensors"
+
+
+def test_a_stop_signal_saves_the_snapshot_without_evaluating_metrics(tmp_path, monkeypatch):
+    """A stop must end within a scheduler's grace period: the snapshot is written, the metrics are left to the
+    resumed run (they once took minutes after SIGTERM on 2 cores)."""
+    import os
+    import signal
+
+    data = write_image_folder(tmp_path / "data", count=8, size=8)
+    t = Trainer(tiny_config(tmp_path, data, kimg=10, snap_kimg=10, metrics="diversity", metrics_num=4))
+    monkeypatch.setattr(Trainer, "evaluate_metrics", lambda self, dataset: pytest.fail("evaluated after a stop"))
+    original = Trainer.train_step
+
+    def step_then_signal(self, reals):
+        original(self, reals)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    monkeypatch.setattr(Trainer, "train_step", step_then_signal)
+    t.run(progress=False)
+    assert t.stopped_by == signal.SIGTERM
+    assert find_snapshots(tmp_path / "run")

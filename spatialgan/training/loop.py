@@ -417,7 +417,9 @@ class Trainer:
                                      "p": f"{record['Augment/p']:.3f}"})
                     if done or self.cur_nimg >= self.last_snap_nimg + cfg.snap_kimg * 1000:
                         self.last_snap_nimg = self.cur_nimg
-                        self._snapshot_and_evaluate(logger, dataset)
+                        # A stop skips the metrics: it must end in seconds (a scheduler's grace period), and
+                        # the next snapshot of the resumed run evaluates them.
+                        self._snapshot_and_evaluate(logger, dataset, evaluate=not stopping)
                     tick_start_time = time.time()
                 if done:
                     break
@@ -431,7 +433,7 @@ class Trainer:
             print(f"stopped by signal {stop['signal']}; snapshot saved at {self.cur_nimg} images", file=sys.stderr)
         return record
 
-    def _snapshot_and_evaluate(self, logger, dataset) -> None:
+    def _snapshot_and_evaluate(self, logger, dataset, evaluate: bool = True) -> None:
         """Rank 0 writes the snapshot and evaluates; the others wait. Checks first that every rank holds the
         same weights (a replica that drifted would otherwise be saved silently)."""
         if not parameters_in_sync(self.G, self.dist) or not parameters_in_sync(self.D, self.dist):
@@ -441,7 +443,7 @@ class Trainer:
         rng = torch.get_rng_state()     # rank-0-only work must not move rank 0's RNG away from the others'
         if self.dist.is_main:
             self.save_snapshot()
-        if self.cfg.metrics:            # every rank generates its share of the samples
+        if self.cfg.metrics and evaluate:       # every rank generates its share of the samples
             record = self.evaluate_metrics(dataset)
             if self.dist.is_main:
                 logger.log(record)
