@@ -325,12 +325,13 @@ def main() -> None:
                 save()
                 print(json.dumps({k: v for k, v in row.items() if k != "leakage_per_layer"}), flush=True)
     done = sorted((r for r in rows if r.get("kimg") in shown and r["encoder"] != "source" and not r.get("step0")),
-                  key=lambda r: (r.get("grid", "4x4"), r["encoder"], r["lambda_D"]))
+                  key=lambda r: (r.get("grid", "4x4"), r["encoder"], r["lambda_D"], r["kimg"]))
     starts = [r for r in rows if r.get("step0")]
     pareto_png(done, Path(args.plot))
     if args.figure:
         figure(args, args.figure, Path(args.plot).with_name(Path(args.plot).stem + "-pictures.png"))
-    print(f"\n# SSN fine-tuned {args.kimg:g} kimg from {args.init_from}; {args.num} samples per metric\n")
+    at = ", ".join(f"{k:g}" for k in sorted(shown))
+    print(f"\n# SSN fine-tuned {at} kimg (rows in that order) from {args.init_from}; {args.num} samples per metric\n")
     print(table(done, source, starts))
 
 
