@@ -77,7 +77,7 @@ def run_name(encoder: str, lam: float, grid: tuple[int, int]) -> str:
 
 def fine_tune(args, encoder: str, lam: float, grid: tuple[int, int]):
     """Trains one run to --kimg, continuing its newest snapshot; None when a signal stopped it (snapshot saved).
-    Each snapshot records SWD and diversity: a collapse shows in diversity long before SWD (RESULTS.md)."""
+    Its snapshots record the --track metrics: a collapse shows in diversity long before SWD (RESULTS.md)."""
     outdir = Path(args.outdir) / run_name(encoder, lam, grid)
     tracked = dict(metrics=args.track, metrics_num=1000) if args.track else {}
     if find_snapshots(outdir):
@@ -146,14 +146,14 @@ def measure_kept(args, rows: list[dict], encoder: str, lam: float, grid: tuple[i
     snaps = find_snapshots(outdir)
     if not snaps:
         sys.exit(f"{outdir}: no snapshots to measure")
-    kimgs = set()
+    kimgs, speed = set(), median_speed(outdir)
     for kimg in (float(x) for x in args.at_kimg.split(",")):
         snap = min(snaps, key=lambda s: abs(snapshot_nimg(s) - kimg * 1000))
         row = {"encoder": encoder, "lambda_D": lam, "kimg": snapshot_nimg(snap) / 1000, "grid": f"{grid[0]}x{grid[1]}"}
         kimgs.add(row["kimg"])
         if any(all(r.get(k) == v for k, v in row.items()) for r in rows):
             continue
-        rows.append({**row, **measure(args, api.load(snap, amp="off").adapter), "img_per_sec": median_speed(outdir)})
+        rows.append({**row, **measure(args, api.load(snap, amp="off").adapter), "img_per_sec": speed})
         save()
         print(json.dumps({k: v for k, v in rows[-1].items() if k != "leakage_per_layer"}), flush=True)
     return kimgs
