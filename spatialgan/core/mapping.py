@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from spatialgan.core.layers.equalized import EqualizedLinear
+from spatialgan.core.layers.precision import full_precision
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -37,7 +38,8 @@ class MappingNetwork(nn.Module):
 
     def forward(self, z: torch.Tensor, truncation_psi: float = 1.0, update_w_avg: bool = False) -> torch.Tensor:
         """Maps z (..., z_dim) to w (..., w_dim); the feature axis is the last one."""
-        w = self.layers(normalize_2nd_moment(z, dim=-1))
+        with full_precision(z):      # w reaches every layer: its rounding would move every pixel
+            w = self.layers(normalize_2nd_moment(z.float(), dim=-1))
         if update_w_avg:
             with torch.no_grad():
                 batch_mean = w.detach().reshape(-1, self.w_dim).mean(0).to(self.w_avg.dtype)

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from spatialgan.core.layers.modulated import StyledConv, ToRGB
-from spatialgan.core.layers.precision import clamp_fp16, fp16_region
+from spatialgan.core.layers.precision import FULL_PRECISION_MAX_RES, clamp_fp16, fp16_region, full_precision
 from spatialgan.core.layers.resampling import Upsample2d
 
 
@@ -31,6 +31,7 @@ class SynthesisBlock(nn.Module):
                  upsample: str, fused: bool | str):
         super().__init__()
         self.is_first = in_channels == 0
+        self.resolution = resolution
         if self.is_first:
             self.const = nn.Parameter(torch.randn(out_channels, resolution, resolution))
             self.conv0 = None
@@ -44,6 +45,12 @@ class SynthesisBlock(nn.Module):
         self.use_fp16 = False                     # set by the trainer (--fp16-res): float16 on CUDA, clamped
 
     def forward(self, x, rgb, ws: torch.Tensor, noise_mode: str = "random"):
+        if self.resolution > FULL_PRECISION_MAX_RES:
+            return self._forward(x, rgb, ws, noise_mode)
+        with full_precision(ws):
+            return self._forward(None if x is None else x.float(), rgb, ws.float(), noise_mode)
+
+    def _forward(self, x, rgb, ws: torch.Tensor, noise_mode: str):
         with fp16_region(self.use_fp16, ws):
             i = 0
             if self.is_first:
