@@ -511,7 +511,8 @@ def test_selfssim_metric_runs_under_random_noise_and_reports_each_size():
 
     model = load("scaleparty")
     record = evaluate(model.adapter, ["selfssim"], None, EvalOptions(num=4, cache_dir=""))[0]
-    assert record["noise"] == "random" and set(record["per_size"]) == {"40", "48", "56", "64"}
+    sizes = {str(int(model.resolution * s)) for s in (1.25, 1.5, 1.75, 2.0)}   # the paper's scales
+    assert record["noise"] == "random" and set(record["per_size"]) == sizes
     assert record["value"] == pytest.approx(sum(record["per_size"].values()) / 4)
     grid = evaluate(model.adapter, ["selfssim"], None, EvalOptions(num=4, cache_dir="", noise="grid"))[0]
     assert grid["noise"] == "grid" and grid["value"] != record["value"]
@@ -639,14 +640,16 @@ def test_evaluate_at_scales_renders_each_size_against_reals_of_that_size(tmp_pat
 
     from conftest import write_image_folder
 
-    model = load("cips")                                   # 32 px, renders at any size
+    model = load("cips")                                   # the shipped CIPS renders at any size
+    r = model.resolution
     sizes = []
     original = model.adapter.render_full_frame
-    model.adapter.render_full_frame = lambda z, r, *a: (sizes.append(r), original(z, r, *a))[1]
-    data = write_image_folder(tmp_path / "data", count=8, size=48)
+    model.adapter.render_full_frame = lambda z, res, *a: (sizes.append(res), original(z, res, *a))[1]
+    data = write_image_folder(tmp_path / "data", count=8, size=r * 3 // 2)
     records = evaluate(model.adapter, ["swd"], str(data), EvalOptions(num=8, scales=(0.5, 1.5), cache_dir=""))
-    assert [(r["metric"], r["scale"], r["resolution"]) for r in records] == [("swd", 0.5, 16), ("swd", 1.5, 48)]
-    assert set(sizes) == {16, 48}
+    assert [(x["metric"], x["scale"], x["resolution"]) for x in records] == [("swd", 0.5, r // 2),
+                                                                             ("swd", 1.5, r * 3 // 2)]
+    assert set(sizes) == {r // 2, r * 3 // 2}
     # Same scale, same result as a direct evaluation of the renders at that size (the wrapper adds nothing).
     again = evaluate(model.adapter, ["swd"], str(data), EvalOptions(num=8, scales=(1.5,), cache_dir=""))
     assert again[0]["value"] == records[1]["value"]
