@@ -1,6 +1,7 @@
-"""Float16 in the highest-resolution blocks, with StyleGAN2-ADA's safeguards: only the top resolutions of G and D
-run in float16 (where the memory traffic is), their activations are clamped to +-256 so that they cannot overflow,
-the RGB skip and everything at low resolution stay float32, and the trainer replaces non-finite gradients."""
+"""Reduced precision only where the pixels are. Float16 (--fp16-res) with StyleGAN2-ADA's safeguards: only the top
+resolutions of G and D run in float16 (where the memory traffic is), their activations are clamped to +-256 so that
+they cannot overflow, the RGB skip and everything at low resolution stay float32, and the trainer replaces
+non-finite gradients. Under bf16 autocast (--amp), the mapping network and the lowest blocks opt out to float32."""
 
 from __future__ import annotations
 
