@@ -3,7 +3,8 @@
 # back for evaluation) on the CPU, evaluates them against the held-back crops, and exports G_ema of each to
 # spatialgan/assets/models/. Resumable across sessions: rerun it and every unfinished run continues from its last
 # snapshot; a finished run is reused, never retrained or overwritten.
-# A run folder that is gone restarts from its exported G_ema at the same resolution (D afresh), if there is one.
+# A run folder that is gone restarts from its exported G_ema at the same resolution (D afresh), if there is one, and
+# trains the kimg its export still lacks (none when fewer than 10 are left: a fresh D needs more to catch up).
 # Usage: bash scripts/train_photo_models.sh [--resolution 32|64] [--only stylegan2,ssn,cips,scaleparty]
 #                                           [--no-export] [--exports DIR] [--results DIR] [OUT_DIR]
 #   32: about 65 minutes on 2 CPU cores.  64: several hours per model, meant to span sessions (KIMG_<MODEL> overrides).
@@ -70,9 +71,12 @@ else
     # collapses by 30 (benchmarks/RESULTS.md, "SSN lambda_D 100 followed"); its snapshots record diversity.
     kimg_stylegan2=150 kimg_ssn=14 kimg_cips=120 kimg_scaleparty=80 ssn_track=(--metrics swd,diversity)
 fi
+restart_min_kimg=10
 if [ "$smoke" = 1 ]; then
     common=(--data "$data" --resolution "$res" --batch 4 --width 8 --z-dim 8 --w-dim 8 --mapping-layers 2
-            --device cpu --tick-kimg 0.008 --snap-kimg 0.008 --keep 2 --grid 4 --seed 0 --quiet --recipe ada)
+            --device cpu --tick-kimg 0.008 --snap-kimg 0.008 --keep 2 --grid 4 --seed 0 --quiet --recipe ada
+            --metrics swd --metrics-num 16)
+    restart_min_kimg=0.004
 fi
 # recipe ada: StyleGAN2-ADA's values (R1 heuristic, bilinear), which these CPU budgets were measured with.
 exported_at_res() {   # the shipped G_ema of RUN when it is at this resolution (a restart point if build/ was lost)
@@ -85,6 +89,13 @@ ok = path.is_file() and load_checkpoint(path)["config"].get("resolution") == int
 print(path if ok else "")
 PY
 }
+exported_kimg() {   # the kimg RUN's export was trained for
+    "$root/.venv/bin/python" - "$exports/$1.safetensors" <<'PY'
+import sys
+from spatialgan.checkpoint import load_checkpoint, trained_kimg
+print(trained_kimg(load_checkpoint(sys.argv[1])))
+PY
+}
 train() {   # train RUN KIMG FLAGS...: a new run, or the same run continued to KIMG (a finished run returns at once)
     local run="$1" kimg="$2"; shift 2
     wanted "$run" || return 0
@@ -95,8 +106,20 @@ train() {   # train RUN KIMG FLAGS...: a new run, or the same run continued to K
     local restart=""
     if [ "$run" != ssn ]; then restart="$(exported_at_res "$run")"; fi
     if [ -n "$restart" ]; then    # the run folder is gone: continue from its exported G_ema (D starts afresh)
-        echo "no $out/$run: restarting from $restart" >&2
-        "$sg" train --outdir "$out/$run" --kimg "$kimg" "${common[@]}" --init-from "$restart" "$@"
+        local done_kimg left
+        done_kimg="$(exported_kimg "$run")"
+        left="$(awk -v total="$kimg" -v done="$done_kimg" 'BEGIN { printf "%.3f", total - done }')"
+        if awk -v left="$left" -v least="$restart_min_kimg" 'BEGIN { exit !(left < least) }'; then
+            echo "$run: kept as exported ($done_kimg of $kimg kimg; $left left is too few for a fresh D)" >&2
+            return 0
+        fi
+        echo "no $out/$run: restarting from $restart at $done_kimg kimg for the $left kimg left" >&2
+        mkdir -p "$out/$run"    # its curve and export continue the export's kimg count
+        "$root/.venv/bin/python" - "$restart" "$done_kimg" > "$out/$run/restart.json" <<'PY'
+import json, sys
+print(json.dumps({"from": sys.argv[1], "kimg": float(sys.argv[2])}))
+PY
+        "$sg" train --outdir "$out/$run" --kimg "$left" "${common[@]}" --init-from "$restart" "$@"
     else
         "$sg" train --outdir "$out/$run" --kimg "$kimg" "${common[@]}" "$@"
     fi
@@ -120,13 +143,16 @@ train scaleparty "${KIMG_SCALEPARTY:-$kimg_scaleparty}" --model scaleparty "${sp
 [ "$export" = 1 ] || exit 0
 mkdir -p "$exports"
 "$root/.venv/bin/python" - "$out" "$exports" "$only" <<'PY'
+import json
 import sys
 from pathlib import Path
 from spatialgan.checkpoint import export_generator
 out, dest, only = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(",")
 for name in ("ssn", "cips", "scaleparty", "stylegan2"):
     if name in only:
-        path = export_generator(out / name, dest / f"{name}.safetensors")
+        restart = out / name / "restart.json"      # a run restarted from an export continues its kimg count
+        before = json.loads(restart.read_text())["kimg"] if restart.exists() else 0.0
+        path = export_generator(out / name, dest / f"{name}.safetensors", kimg_before=before)
         print(f"{path}: {path.stat().st_size / 2**20:.1f} MB")
 PY
 # Quality of every exported model at this resolution against the held-back photos, beside the real-vs-real floors
@@ -142,4 +168,4 @@ num=$([ "$smoke" = 1 ] && echo 8 || echo 2000)
 runs=()
 for name in stylegan2 ssn cips scaleparty; do [ -d "$out/$name" ] && runs+=("$out/$name"); done
 "$root/.venv/bin/python" "$root/benchmarks/training_curves.py" "${runs[@]}" \
-    --out "$results/photo-training-curves-$res.svg"
+    --out "$results/photo-training-curves-$res.svg" --history "$results/results/photo-training-curves-$res.json"

@@ -183,12 +183,20 @@ def save_generator_checkpoint(path: str | os.PathLike, config: dict, G_ema: torc
                                   "G_ema": G_ema.state_dict()})
 
 
-def export_generator(src, dest) -> Path:
-    """A small inference-only copy of a checkpoint: G_ema and the config."""
+def export_generator(src, dest, kimg_before: float = 0.0) -> Path:
+    """A small inference-only copy of a checkpoint: G_ema and the config. `trained_kimg` counts every image its
+    weights have seen: the run's own plus `kimg_before`, those of the export a restarted run began from."""
     state = load_checkpoint(resolve_checkpoint(src))
+    progress = state.get("progress", {})
     small = {"spatialgan_version": state.get("spatialgan_version", ""), "config": state["config"],
-             "progress": state.get("progress", {}), "G_ema": state["G_ema"]}
+             "progress": progress, "trained_kimg": kimg_before + progress.get("cur_nimg", 0) / 1000,
+             "G_ema": state["G_ema"]}
     return save_checkpoint(dest, small)
+
+
+def trained_kimg(state: dict) -> float:
+    """The kimg a checkpoint's generator was trained for, across restarts from exports where they are recorded."""
+    return float(state.get("trained_kimg", state.get("progress", {}).get("cur_nimg", 0) / 1000))
 
 
 def copy_matching(module: torch.nn.Module, state: dict, what: str) -> list[str]:

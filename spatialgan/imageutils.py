@@ -24,7 +24,11 @@ def resize_antialiased(images: torch.Tensor, size: int | tuple[int, int]) -> tor
     size = (size, size) if isinstance(size, int) else tuple(size)
     if tuple(images.shape[-2:]) == size:
         return images
-    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+    if images.dtype in (torch.float32, torch.float64):
+        return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=True)
+    # The antialiased kernel has no bf16/fp16 form on the CPU (bf16 autocast renders bf16 images): filter in fp32.
+    return F.interpolate(images.float(), size=size, mode="bilinear", align_corners=False,
+                         antialias=True).to(images.dtype)
 
 
 def from_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -90,8 +90,8 @@ def test_probing_can_be_turned_off(cache, monkeypatch):
 
 
 def _tiny(**kw) -> TrainConfig:
-    return TrainConfig(resolution=8, width=16, batch=4, z_dim=16, w_dim=16, mapping_layers=2, device="cpu",
-                       outdir="/dev/null", **kw)
+    return TrainConfig(**{"resolution": 8, "width": 16, "batch": 4, "z_dim": 16, "w_dim": 16, "mapping_layers": 2,
+                          "device": "cpu", "outdir": "/dev/null", **kw})
 
 
 def test_trainer_auto_probes_real_steps_and_restores_the_random_state(cache, monkeypatch):
@@ -122,6 +122,20 @@ def test_a_bf16_training_step_keeps_fp32_weights_and_finite_losses():
     assert all(s["exp_avg"].dtype == torch.float32 for s in trainer.opt_G.state.values())
     stats = trainer.stats.means()
     assert all(np.isfinite(stats[k]) for k in ("Loss/G/loss", "Loss/D/loss", "Loss/r1_penalty"))
+
+
+@pytest.mark.parametrize("model, extra", [("cips", {}), ("ssn", {}),
+                                          ("scaleparty", {"interscale_prob": 1.0, "scale_regime": "paper"})])
+def test_every_model_trains_a_bf16_step(model, extra):
+    # ScaleParty with every iteration an inter-scale pair: its partner renders are bf16 and are resized for mixing.
+    from spatialgan.training.loop import Trainer
+
+    trainer = Trainer(_tiny(amp="bf16", model=model, resolution=16, **extra))
+    torch.manual_seed(0)
+    for _ in range(2):
+        trainer.train_step(torch.rand(4, 3, 16, 16) * 2 - 1)
+    assert all(torch.isfinite(p).all() for p in trainer.G.parameters())
+    assert np.isfinite(trainer.stats.means()["Loss/D/loss"])
 
 
 # 8-bit tolerance of bf16 inference against fp32 (README): measured on the shipped 64-px models, the worst of them

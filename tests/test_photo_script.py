@@ -58,9 +58,17 @@ def test_photo_script_resumes_reuses_and_restarts(tmp_path):
     assert sp_config["run_id"]
     assert (out / "photos80.zip").is_file()                       # ScaleParty's reals at 2.5 R, never upsampled
 
-    shutil.rmtree(out / "stylegan2")                                # lost: restarts from its export
-    assert "restarting from" in script("--only", "stylegan2", "--no-export", stylegan2=0.024)
+    shutil.rmtree(out / "stylegan2")                                # lost, its export finished: kept as it is
+    assert "kept as exported" in script("--only", "stylegan2", "--no-export", stylegan2=0.016)
+    assert not (out / "stylegan2").exists()
+    assert "restarting from" in script("--only", "stylegan2", stylegan2=0.024)   # lost, unfinished: from its export
     assert snapshots(out / "stylegan2") and run_id(out / "stylegan2") != ident
+    restarted = load_checkpoint(resolve_checkpoint(out / "stylegan2"))["progress"]["cur_nimg"] / 1000
+    assert 0.008 <= restarted < 0.016                               # only the kimg the export lacked
+    assert load_checkpoint(exports / "stylegan2.safetensors")["trained_kimg"] == pytest.approx(0.016 + restarted)
+    history = json.loads((results / "results" / "photo-training-curves-32.json").read_text())["runs"]["stylegan2"]
+    first, second = history[ident], history[run_id(out / "stylegan2")]     # the lost run's curve is kept
+    assert first and second and min(k for k, _ in second) >= max(k for k, _ in first) - 1e-9
     shutil.rmtree(out / "stylegan2")
     shutil.rmtree(out / "ssn")                                      # SSN without a StyleGAN2 run: from the export
     choice = {"SSN_ENCODER": "bilinear", "SSN_GRID": "2x2", "SSN_LAMBDA": "3"}     # the 64-px sweep's choice
