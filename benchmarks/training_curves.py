@@ -34,7 +34,7 @@ def kimg_offset(run: Path) -> float:
 
 def records(run: Path) -> list[dict]:
     offset = kimg_offset(run)
-    return [{**r, "kimg": r["kimg"] + offset} for r in all_records(run) if "tick" in r]
+    return [{**r, "kimg": r["kimg"] + offset} if "kimg" in r else r for r in all_records(run) if "tick" in r]
 
 
 def median_speed(run: Path) -> float:

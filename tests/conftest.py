@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,11 @@ import torch
 from PIL import Image
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# --amp auto measures bf16 against fp32 on CPUs with bf16 units and caches the verdict per machine: tests must not
+# depend on the machine or on a user's cache, so auto means fp32 here (the probe's own tests turn it back on).
+os.environ["SPATIALGAN_AMP_PROBE"] = "0"
+os.environ["SPATIALGAN_CACHE"] = tempfile.mkdtemp(prefix="spatialgan-test-cache-")
 
 
 @pytest.fixture(autouse=True)
