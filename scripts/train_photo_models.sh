@@ -4,7 +4,8 @@
 # spatialgan/assets/models/. Resumable across sessions: rerun it and every unfinished run continues from its last
 # snapshot; a finished run is reused, never retrained or overwritten.
 # A run folder that is gone restarts from its exported G_ema at the same resolution (D afresh), if there is one, and
-# trains the kimg its export still lacks (none when fewer than 10 are left: a fresh D needs more to catch up).
+# trains the kimg its export still lacks; an export with fewer than 10 kimg left is kept as it is (a fresh D needs
+# more to catch up). SSN, lost and unfinished, starts again from its StyleGAN2.
 # Usage: bash scripts/train_photo_models.sh [--resolution 32|64] [--only stylegan2,ssn,cips,scaleparty]
 #                                           [--no-export] [--exports DIR] [--results DIR] [OUT_DIR]
 #   32: about 65 minutes on 2 CPU cores.  64: several hours per model, meant to span sessions (KIMG_<MODEL> overrides).
@@ -96,31 +97,41 @@ from spatialgan.checkpoint import load_checkpoint, trained_kimg
 print(trained_kimg(load_checkpoint(sys.argv[1])))
 PY
 }
+kimg_left() { awk -v total="$1" -v done="$2" 'BEGIN { printf "%.3f", total - done }'; }
+restart_kimg() {   # the export kimg a restarted run counts on from (0 for a run that started afresh)
+    "$root/.venv/bin/python" - "$out/$1/restart.json" <<'PY'
+import json, sys
+from pathlib import Path
+path = Path(sys.argv[1])
+print(json.loads(path.read_text())["kimg"] if path.exists() else 0.0)
+PY
+}
 train() {   # train RUN KIMG FLAGS...: a new run, or the same run continued to KIMG (a finished run returns at once)
     local run="$1" kimg="$2"; shift 2
     wanted "$run" || return 0
     if ls "$out/$run"/network-snapshot-*.safetensors >/dev/null 2>&1; then
-        "$sg" train --resume "$out/$run" --kimg "$kimg" --quiet
+        "$sg" train --resume "$out/$run" --kimg "$(kimg_left "$kimg" "$(restart_kimg "$run")")" --quiet
         return 0
     fi
-    local restart=""
-    if [ "$run" != ssn ]; then restart="$(exported_at_res "$run")"; fi
-    if [ -n "$restart" ]; then    # the run folder is gone: continue from its exported G_ema (D starts afresh)
-        local done_kimg left
+    local restart done_kimg left
+    restart="$(exported_at_res "$run")"
+    if [ -n "$restart" ]; then    # the run folder is gone, its export is here
         done_kimg="$(exported_kimg "$run")"
-        left="$(awk -v total="$kimg" -v done="$done_kimg" 'BEGIN { printf "%.3f", total - done }')"
+        left="$(kimg_left "$kimg" "$done_kimg")"
         if awk -v left="$left" -v least="$restart_min_kimg" 'BEGIN { exit !(left < least) }'; then
             echo "$run: kept as exported ($done_kimg of $kimg kimg; $left left is too few for a fresh D)" >&2
             return 0
         fi
+    fi
+    if [ -n "$restart" ] && [ "$run" != ssn ]; then    # continue from its exported G_ema (D starts afresh)
         echo "no $out/$run: restarting from $restart at $done_kimg kimg for the $left kimg left" >&2
-        mkdir -p "$out/$run"    # its curve and export continue the export's kimg count
+        mkdir -p "$out/$run"    # its curve, its resumes and its export continue the export's kimg count
         "$root/.venv/bin/python" - "$restart" "$done_kimg" > "$out/$run/restart.json" <<'PY'
 import json, sys
 print(json.dumps({"from": sys.argv[1], "kimg": float(sys.argv[2])}))
 PY
         "$sg" train --outdir "$out/$run" --kimg "$left" "${common[@]}" --init-from "$restart" "$@"
-    else
+    else                           # a new run (SSN: from its StyleGAN2 again)
         "$sg" train --outdir "$out/$run" --kimg "$kimg" "${common[@]}" "$@"
     fi
 }
