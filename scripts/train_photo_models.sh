@@ -63,14 +63,17 @@ if [ "$res" = 32 ]; then
             --device cpu --tick-kimg 2 --snap-kimg 10 --keep 2 --grid 64 --seed 0 --quiet --recipe ada)
     kimg_stylegan2=80 kimg_ssn=16 kimg_cips=60 kimg_scaleparty=30
 else
-    # 64 px: width 64 at batch 16 trains at ~10 img/s here (width 128: 2.8 img/s, fp32; this CPU has no bf16
-    # units), so width 64 buys ~3.7x the images per CPU-hour (benchmarks/RESULTS.md, "64-px shipped models").
+    # 64 px: width 64 at batch 16 trained at ~10 img/s on the AMD CPU without bf16 units (width 128: 2.8 img/s),
+    # ~3.7x the images per CPU-hour; on a Xeon with AMX bf16, width 64 trains at 28 img/s and width 128 at 12
+    # (benchmarks/RESULTS.md, "64-px shipped models", "CPU bf16 measured on a CPU with bf16 units").
     common=(--data "$data" --resolution 64 --batch 16 --width 64 --z-dim 128 --w-dim 128 --mapping-layers 4
             --device cpu --tick-kimg 4 --snap-kimg 10 --keep 2 --grid 64 --seed 0 --quiet --recipe ada
             --metrics swd --metrics-num 1000)
     # SSN stops at 14 kimg: under lambda_D 100 its diversity falls below 0.7x of its start after ~16 kimg and it
     # collapses by 30 (benchmarks/RESULTS.md, "SSN lambda_D 100 followed"); its snapshots record diversity.
-    kimg_stylegan2=150 kimg_ssn=14 kimg_cips=120 kimg_scaleparty=80 ssn_track=(--metrics swd,diversity)
+    # CIPS stops at 81 kimg, where the shipped one stopped: taken on to 120 from that export with a fresh D it came
+    # out worse on held-back photos (SWD 79.2 -> 87.8; RESULTS.md, "CIPS continued from its export").
+    kimg_stylegan2=150 kimg_ssn=14 kimg_cips=81 kimg_scaleparty=80 ssn_track=(--metrics swd,diversity)
 fi
 restart_min_kimg=10
 if [ "$smoke" = 1 ]; then
