@@ -55,3 +55,17 @@ def test_training_speed_of_a_run_without_stats_is_unknown_not_an_error(tmp_path)
     ticks = [{"tick": k, "timing/img_per_sec": v} for k, v in enumerate([3.0, 9.0, 5.0])]
     (tmp_path / "stats.jsonl").write_text("\n".join(map(json.dumps, ticks + [{"Metrics/swd": 1.0}])) + "\n")
     assert median_speed(tmp_path) == 5.0
+
+
+def test_fixed_pattern_finds_a_blob_every_sample_shares_and_ignores_a_colour_shift():
+    import torch
+
+    from benchmarks.fixed_pattern import local_difference, mean_image, peak
+
+    g = torch.Generator().manual_seed(0)
+    real = torch.randint(0, 256, (1600, 3, 16, 16), generator=g, dtype=torch.uint8)
+    fake = (torch.randint(0, 256, (1600, 3, 16, 16), generator=g) + 30).clamp(max=255)   # brighter everywhere
+    assert peak(local_difference(mean_image(fake), mean_image(real)))["peak_levels"] < 20
+    fake[:, :, 5, 11] = 0                                                                 # the same dark spot
+    found = peak(local_difference(mean_image(fake), mean_image(real)))
+    assert found["at_row_col"] == [5, 11] and found["peak_levels"] > 150
