@@ -1,6 +1,6 @@
 """Training curves of run folders as one SVG, and a kimg table: SWD against kimg of every run in one chart (the
 metric the runs computed at each snapshot, `train --metrics swd`, against their training data), then each run's
-G and D losses and D scores from stats.jsonl. A run restarted from an export (restart.json, written by
+G and D losses and D scores from stats.jsonl. A run restarted from an export (its restart record, written by
 scripts/train_photo_models.sh) continues that export's kimg. --history keeps every run's SWD series in a JSON file,
 so a run folder that is later lost keeps its curve.
 
@@ -17,6 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from spatialgan.checkpoint import restart_kimg  # noqa: E402
 from spatialgan.demo import _svg_curves  # noqa: E402
 
 
@@ -26,14 +27,8 @@ def all_records(run: Path) -> list[dict]:
     return [json.loads(x) for x in stats.read_text().splitlines() if x.strip()] if stats.exists() else []
 
 
-def kimg_offset(run: Path) -> float:
-    """The kimg a run starts from: 0, or the count of the export it was restarted from (its restart.json)."""
-    restart = run / "restart.json"
-    return float(json.loads(restart.read_text())["kimg"]) if restart.exists() else 0.0
-
-
 def records(run: Path) -> list[dict]:
-    offset = kimg_offset(run)
+    offset = restart_kimg(run)
     return [{**r, "kimg": r["kimg"] + offset} if "kimg" in r else r for r in all_records(run) if "tick" in r]
 
 
@@ -45,7 +40,7 @@ def median_speed(run: Path) -> float:
 
 def swd_series(run: Path) -> list[list[float]]:
     """[kimg, SWD] at each of a run's snapshot metrics."""
-    offset = kimg_offset(run)
+    offset = restart_kimg(run)
     return [[r["kimg"] + offset, r["Metrics/swd"]] for r in all_records(run) if "Metrics/swd" in r]
 
 
@@ -93,7 +88,7 @@ def main() -> None:
     for run in runs:
         rows = records(run)
         last = rows[-1]
-        last_swd = [v for _, v in swd_series(run)]
+        last_swd = [v for _, v in series[run.name][run_key(run)]]
         print(f"| {run.name} | {last['kimg']:.1f} | {len(rows)} | {median_speed(run):.1f} | "
               f"{last.get('Loss/G/loss', float('nan')):.3f} | {last.get('Loss/D/loss', float('nan')):.3f} | "
               f"{last_swd[-1] if last_swd else float('nan'):.1f} |")

@@ -102,11 +102,10 @@ PY
 }
 kimg_left() { awk -v total="$1" -v done="$2" 'BEGIN { printf "%.3f", total - done }'; }
 restart_kimg() {   # the export kimg a restarted run counts on from (0 for a run that started afresh)
-    "$root/.venv/bin/python" - "$out/$1/restart.json" <<'PY'
-import json, sys
-from pathlib import Path
-path = Path(sys.argv[1])
-print(json.loads(path.read_text())["kimg"] if path.exists() else 0.0)
+    "$root/.venv/bin/python" - "$out/$1" <<'PY'
+import sys
+from spatialgan.checkpoint import restart_kimg
+print(restart_kimg(sys.argv[1]))
 PY
 }
 train() {   # train RUN KIMG FLAGS...: a new run, or the same run continued to KIMG (a finished run returns at once)
@@ -128,10 +127,11 @@ train() {   # train RUN KIMG FLAGS...: a new run, or the same run continued to K
     fi
     if [ -n "$restart" ] && [ "$run" != ssn ]; then    # continue from its exported G_ema (D starts afresh)
         echo "no $out/$run: restarting from $restart at $done_kimg kimg for the $left kimg left" >&2
-        mkdir -p "$out/$run"    # its curve, its resumes and its export continue the export's kimg count
-        "$root/.venv/bin/python" - "$restart" "$done_kimg" > "$out/$run/restart.json" <<'PY'
-import json, sys
-print(json.dumps({"from": sys.argv[1], "kimg": float(sys.argv[2])}))
+        # its curve, its resumes and its export continue the export's kimg count
+        "$root/.venv/bin/python" - "$out/$run" "$restart" "$done_kimg" <<'PY'
+import sys
+from spatialgan.checkpoint import record_restart
+record_restart(sys.argv[1], sys.argv[2], float(sys.argv[3]))
 PY
         "$sg" train --outdir "$out/$run" --kimg "$left" "${common[@]}" --init-from "$restart" "$@"
     else                           # a new run (SSN: from its StyleGAN2 again)
@@ -157,16 +157,13 @@ train scaleparty "${KIMG_SCALEPARTY:-$kimg_scaleparty}" --model scaleparty "${sp
 [ "$export" = 1 ] || exit 0
 mkdir -p "$exports"
 "$root/.venv/bin/python" - "$out" "$exports" "$only" <<'PY'
-import json
 import sys
 from pathlib import Path
 from spatialgan.checkpoint import export_generator
 out, dest, only = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(",")
 for name in ("ssn", "cips", "scaleparty", "stylegan2"):
     if name in only:
-        restart = out / name / "restart.json"      # a run restarted from an export continues its kimg count
-        before = json.loads(restart.read_text())["kimg"] if restart.exists() else 0.0
-        path = export_generator(out / name, dest / f"{name}.safetensors", kimg_before=before)
+        path = export_generator(out / name, dest / f"{name}.safetensors")
         print(f"{path}: {path.stat().st_size / 2**20:.1f} MB")
 PY
 # Quality of every exported model at this resolution against the held-back photos, beside the real-vs-real floors

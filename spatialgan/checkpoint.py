@@ -183,13 +183,30 @@ def save_generator_checkpoint(path: str | os.PathLike, config: dict, G_ema: torc
                                   "G_ema": G_ema.state_dict()})
 
 
-def export_generator(src, dest, kimg_before: float = 0.0) -> Path:
+RESTART_RECORD = "restart.json"
+
+
+def record_restart(folder: str | os.PathLike, source: str | os.PathLike, kimg: float) -> None:
+    """Notes in a new run folder that its run continues the export `source`, which was trained for `kimg`."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    record = {"from": str(source), "kimg": float(kimg)}
+    write_atomic(Path(folder) / RESTART_RECORD, (json.dumps(record) + "\n").encode())
+
+
+def restart_kimg(folder: str | os.PathLike) -> float:
+    """The kimg a run folder's run counts on from: its export's (record_restart), or 0 for a run that began afresh."""
+    path = Path(folder) / RESTART_RECORD
+    return float(json.loads(path.read_text())["kimg"]) if path.exists() else 0.0
+
+
+def export_generator(src, dest) -> Path:
     """A small inference-only copy of a checkpoint: G_ema and the config. `trained_kimg` counts every image its
-    weights have seen: the run's own plus `kimg_before`, those of the export a restarted run began from."""
-    state = load_checkpoint(resolve_checkpoint(src))
+    weights have seen: the run's own plus, for a run restarted from an export, that export's (record_restart)."""
+    path = resolve_checkpoint(src)
+    state = load_checkpoint(path)
     progress = state.get("progress", {})
     small = {"spatialgan_version": state.get("spatialgan_version", ""), "config": state["config"],
-             "progress": progress, "trained_kimg": kimg_before + progress.get("cur_nimg", 0) / 1000,
+             "progress": progress, "trained_kimg": restart_kimg(path.parent) + progress.get("cur_nimg", 0) / 1000,
              "G_ema": state["G_ema"]}
     return save_checkpoint(dest, small)
 
